@@ -20,8 +20,8 @@ export default defineConfig({
         // (headless system Chromium; SwiftShader when there is no GPU).
         extends: true,
         test: {
-          name: 'gpu',
-          include: ['tests/gpu/**/*.test.ts'],
+          name: 'browser',
+          include: ['tests/browser/**/*.test.ts'],
           testTimeout: 300_000,
           hookTimeout: 120_000,
           browser: {
