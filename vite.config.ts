@@ -5,6 +5,8 @@ import { chromiumArgs, chromiumPath } from './tools/chromium.ts';
 export default defineConfig({
   // Relative base: dist/ works from any sub-path of any static host.
   base: './',
+  // Hash routing: no SPA fallback, so a missing asset is a real 404.
+  appType: 'mpa',
   build: { target: 'es2022', sourcemap: true, chunkSizeWarningLimit: 2048 },
   worker: { format: 'es' },
   server: { host: '127.0.0.1' },
