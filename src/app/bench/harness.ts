@@ -1,0 +1,92 @@
+/**
+ * Benchmark plumbing shared by the #/bench page and `npm run bench`: suites return rows
+ * of timings, rows of one case are compared as ratios against our implementation.
+ */
+import type { GpuInfo } from '../../gpu/device.ts';
+
+export interface BenchRow {
+  suite: string;
+  /** What is measured, e.g. "2^20 pairs". */
+  case: string;
+  /** Who ran it: 'ours' or a peer's name. */
+  impl: string;
+  ours: boolean;
+  medianMs: number;
+  minMs: number;
+  samples: number;
+  /** Optional GPU-only milliseconds (timestamp queries). */
+  gpuMs?: number;
+  note?: string;
+}
+
+export interface BenchContext {
+  device: GPUDevice;
+  signal: AbortSignal;
+  progress(fraction: number, label: string): void;
+}
+
+export interface BenchSuite {
+  name: string;
+  title: string;
+  run(ctx: BenchContext): Promise<BenchRow[]>;
+}
+
+export interface BenchReport {
+  date: string;
+  userAgent: string;
+  adapter: GpuInfo | null;
+  rows: BenchRow[];
+}
+
+/** Runs `fn` `warmup` times unmeasured, then `reps` times; returns the samples in ms. */
+export async function sample(fn: () => Promise<void> | void, reps: number, warmup = 1, signal?: AbortSignal): Promise<number[]> {
+  for (let i = 0; i < warmup; i++) await fn();
+  const out: number[] = [];
+  for (let i = 0; i < reps; i++) {
+    signal?.throwIfAborted();
+    const start = performance.now();
+    await fn();
+    out.push(performance.now() - start);
+  }
+  return out;
+}
+
+export function median(values: number[]): number {
+  const s = [...values].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+export function row(suite: string, caseName: string, impl: string, ours: boolean, samples: number[], extra: Partial<BenchRow> = {}): BenchRow {
+  return { suite, case: caseName, impl, ours, medianMs: median(samples), minMs: Math.min(...samples), samples: samples.length, ...extra };
+}
+
+/** Peer time over our time for every peer row (>1 means we are faster). */
+export function ratioOf(row: BenchRow, rows: BenchRow[]): number | null {
+  if (row.ours) return null;
+  const ours = rows.find((r) => r.ours && r.suite === row.suite && r.case === row.case);
+  return ours ? row.medianMs / ours.medianMs : null;
+}
+
+export function toMarkdown(report: BenchReport): string {
+  const a = report.adapter;
+  const lines = [
+    `Adapter: ${a ? `${a.vendor} / ${a.architecture}${a.description ? ` (${a.description})` : ''}` : 'unknown'}  `,
+    `Browser: ${report.userAgent}  `,
+    `Date: ${report.date}`,
+    '',
+  ];
+  const suites = [...new Set(report.rows.map((r) => r.suite))];
+  for (const suite of suites) {
+    const rows = report.rows.filter((r) => r.suite === suite);
+    lines.push(`### ${suite}`, '', '| case | implementation | median ms | min ms | GPU ms | runs | peer / ours |', '|---|---|---:|---:|---:|---:|---:|');
+    for (const r of rows) {
+      const ratio = ratioOf(r, rows);
+      lines.push(
+        `| ${r.case} | ${r.impl}${r.note ? ` (${r.note})` : ''} | ${r.medianMs.toFixed(2)} | ${r.minMs.toFixed(2)} | ${r.gpuMs === undefined ? '' : r.gpuMs.toFixed(2)} | ${r.samples} | ${ratio === null ? '—' : `${ratio.toFixed(2)}x`} |`,
+      );
+    }
+    lines.push('');
+  }
+  return lines.join('\n');
+}
