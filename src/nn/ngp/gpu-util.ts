@@ -1,0 +1,135 @@
+/**
+ * Small GPU helpers shared by the neural graphics lab kernels: passes that can be opened by
+ * the callee or supplied by the caller, checked storage buffers, and a uniform arena so one
+ * pipeline serves many batch sizes within one command encoder.
+ */
+
+/** Where kernels record: a command encoder (the kernel opens its own pass) or an open compute pass. */
+export type EncodeTarget = GPUCommandEncoder | GPUComputePassEncoder;
+
+/** Runs `fn` in `target` when it is a pass, else in a new pass on the encoder labelled `label`. */
+export function inPass(target: EncodeTarget, label: string, fn: (pass: GPUComputePassEncoder) => void): void {
+  if ('dispatchWorkgroups' in target) {
+    fn(target);
+    return;
+  }
+  const pass = target.beginComputePass({ label });
+  fn(pass);
+  pass.end();
+}
+
+/** Storage buffer of `bytes` (at least 4), with a clear Error when the device cannot bind it. */
+export function storageBuffer(device: GPUDevice, label: string, bytes: number, extraUsage: GPUBufferUsageFlags = 0): GPUBuffer {
+  const size = Math.max(16, Math.ceil(bytes / 16) * 16);
+  const limit = Math.min(device.limits.maxStorageBufferBindingSize, device.limits.maxBufferSize);
+  if (size > limit) {
+    throw new RangeError(`${label} needs ${(size / 2 ** 20).toFixed(1)} MiB, over this device's storage binding limit of ${(limit / 2 ** 20).toFixed(1)} MiB`);
+  }
+  return device.createBuffer({ label, size, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC | extraUsage });
+}
+
+/** Largest storage buffer the device can bind, in bytes. */
+export function maxStorageBytes(device: GPUDevice): number {
+  return Math.min(device.limits.maxStorageBufferBindingSize, device.limits.maxBufferSize);
+}
+
+/**
+ * Uniform blocks for per-call sizes. Every distinct content gets its own 256-byte slot (the
+ * dynamic-offset alignment), so calls with different sizes can share one command encoder;
+ * identical contents reuse their slot, so a training loop that encodes many steps per submit
+ * writes nothing new. Holds `slots` distinct contents; the least recently used is recycled
+ * (more distinct contents than that in one submit would overwrite a pending one).
+ */
+export class UniformArena {
+  static readonly SLOT = 256;
+  readonly buffer: GPUBuffer;
+  private readonly byContent = new Map<string, number>();
+
+  constructor(
+    private readonly device: GPUDevice,
+    label: string,
+    private readonly slots = 64,
+  ) {
+    this.buffer = device.createBuffer({ label: `${label} uniforms`, size: slots * UniformArena.SLOT, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
+  }
+
+  /** Binding of a uniform block holding `data` (at most 256 bytes). */
+  bind(data: ArrayBuffer): GPUBufferBinding {
+    if (data.byteLength > UniformArena.SLOT) throw new RangeError(`uniform block of ${data.byteLength} bytes is over ${UniformArena.SLOT}`);
+    const bytes = new Uint8Array(data);
+    let key = '';
+    for (let i = 0; i < bytes.length; i++) key += String.fromCharCode(bytes[i]);
+    let slot = this.byContent.get(key);
+    if (slot === undefined) {
+      if (this.byContent.size < this.slots) {
+        slot = this.byContent.size;
+      } else {
+        const [lruKey, lruSlot] = this.byContent.entries().next().value as [string, number];
+        this.byContent.delete(lruKey);
+        slot = lruSlot;
+      }
+      this.device.queue.writeBuffer(this.buffer, slot * UniformArena.SLOT, data);
+    } else {
+      this.byContent.delete(key); // re-insert: most recently used last
+    }
+    this.byContent.set(key, slot);
+    return { buffer: this.buffer, offset: slot * UniformArena.SLOT, size: Math.ceil(data.byteLength / 16) * 16 };
+  }
+
+  destroy(): void {
+    this.buffer.destroy();
+  }
+}
+
+/** Bind group over `entries` (binding number -> buffer or buffer binding) for `pipeline`'s group 0. */
+export function bindGroup(device: GPUDevice, pipeline: GPUComputePipeline, entries: Record<number, GPUBuffer | GPUBufferBinding>, label?: string): GPUBindGroup {
+  return device.createBindGroup({
+    label,
+    layout: pipeline.getBindGroupLayout(0),
+    entries: Object.entries(entries).map(([binding, r]) => ({ binding: Number(binding), resource: 'buffer' in r ? r : { buffer: r } })),
+  });
+}
+
+/** Workgroups for `blocks` units of work, capped at the per-dimension limit (kernels loop over the rest). */
+export function cappedGroups(device: GPUDevice, blocks: number): number {
+  return Math.max(1, Math.min(blocks, device.limits.maxComputeWorkgroupsPerDimension));
+}
+
+const ids = new WeakMap<object, number>();
+let nextId = 1;
+function idOf(o: object): number {
+  let id = ids.get(o);
+  if (id === undefined) ids.set(o, (id = nextId++));
+  return id;
+}
+
+/**
+ * Bind groups cached by (pipeline, buffers, offsets): a training loop that reuses its buffers
+ * creates each bind group once. Bounded; cleared when full.
+ */
+export class BindCache {
+  private readonly cache = new Map<string, GPUBindGroup>();
+
+  constructor(
+    private readonly device: GPUDevice,
+    private readonly limit = 256,
+  ) {}
+
+  get(pipeline: GPUComputePipeline, entries: Record<number, GPUBuffer | GPUBufferBinding>): GPUBindGroup {
+    let key = String(idOf(pipeline));
+    for (const [binding, r] of Object.entries(entries)) {
+      key += 'buffer' in r ? `|${binding}:${idOf(r.buffer)}@${r.offset ?? 0}+${r.size ?? -1}` : `|${binding}:${idOf(r)}`;
+    }
+    let group = this.cache.get(key);
+    if (!group) {
+      if (this.cache.size >= this.limit) this.cache.clear();
+      group = bindGroup(this.device, pipeline, entries, pipeline.label);
+      this.cache.set(key, group);
+    }
+    return group;
+  }
+
+  clear(): void {
+    this.cache.clear();
+  }
+}
