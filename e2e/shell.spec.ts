@@ -115,3 +115,12 @@ test('phone viewport: navigation and GPU panel reachable by touch @phone-only', 
   const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
   expect(overflow).toBeLessThanOrEqual(0);
 });
+
+test('the benchmark page lists its suites and can run one in the page @phone', async ({ page }) => {
+  const errors = watchErrors(page);
+  await page.goto('./#/bench');
+  await expect(page.locator('bench-page h1')).toHaveText('Benchmarks');
+  await expect(page.locator('bench-page fieldset')).toContainText('GPU radix sort');
+  await expect(page.locator('bench-page button.run')).toBeEnabled();
+  expect(errors).toEqual([]);
+});

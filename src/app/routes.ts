@@ -13,6 +13,8 @@ export interface RouteInfo {
   element?: { tag: string; load: () => Promise<unknown> };
   /** Listed under diagnostics rather than as a demo. */
   diagnostic?: boolean;
+  /** A page of the suite that is not a demo (no automation contract). */
+  page?: boolean;
 }
 
 export const ROUTES: RouteInfo[] = [
@@ -52,6 +54,16 @@ export const ROUTES: RouteInfo[] = [
     accepts: ['png', 'jpeg', 'webp', 'gif', 'bmp'],
     element: { tag: 'selftest-demo', load: () => import('../demos/selftest/selftest-demo.ts') },
     diagnostic: true,
+  },
+  {
+    name: 'bench',
+    title: 'Benchmarks',
+    paper: 'Ours against the peers a user would pick instead, in one browser run',
+    blurb: 'Runs the benchmarks of `npm run bench` on your own browser and GPU: sort, MLPs, networks and splat viewers, with ratios.',
+    accepts: [],
+    element: { tag: 'bench-page', load: () => import('./bench/bench-page.ts') },
+    diagnostic: true,
+    page: true,
   },
 ];
 

@@ -159,8 +159,10 @@ export class SuiteApp extends LitElement {
     // One element per route visit: a new visit builds a fresh demo, the old one tears down.
     if (this.mounted?.name !== info.name) {
       const el = document.createElement(tag);
-      el.dataset.demo = info.name;
-      el.classList.add('demo');
+      if (!info.page) {
+        el.dataset.demo = info.name;
+        el.classList.add('demo');
+      }
       this.mounted = { name: info.name, el };
     }
     return html`${this.mounted.el}`;
