@@ -109,3 +109,47 @@ test('open(): images by Blob and URL replace the content; bad input gets a clear
   await expect(page.locator('.demo-error')).toBeVisible();
   expect(errors).toEqual([]);
 });
+
+test('a GPU validation error outside any scope surfaces as lastError and demo-error', async ({ page }) => {
+  await openDemo(page, '#/selftest?seed=1&size=32x32');
+  const result = await page.evaluate(
+    () =>
+      new Promise<{ event: string; lastError: string | null }>((resolve) => {
+        const demo = document.querySelector('[data-demo]') as unknown as HTMLElement & { lastError: string | null };
+        demo.addEventListener('demo-error', (e) => resolve({ event: (e as CustomEvent).detail.message, lastError: demo.lastError }), { once: true });
+        const device = (document.querySelector('suite-app') as unknown as { gpu: { device: GPUDevice } }).gpu.device;
+        device.createBuffer({ size: 4, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.STORAGE });
+      }),
+  );
+  expect(result.event).toMatch(/^GPU error: /);
+  expect(result.lastError).toBe(result.event);
+  await expect(page.locator('.demo-error')).toContainText('GPU error');
+});
+
+test('the built site works from a sub-path (relative base)', async ({ page }) => {
+  const { readFile } = await import('node:fs/promises');
+  const { join, normalize } = await import('node:path');
+  const dist = join(process.cwd(), 'dist');
+  await page.route('http://127.0.0.1:4173/some/sub/path/**', async (route) => {
+    const path = new URL(route.request().url()).pathname.replace('/some/sub/path/', '') || 'index.html';
+    const file = normalize(join(dist, path));
+    if (!file.startsWith(dist)) return route.fulfill({ status: 403 });
+    const types: Record<string, string> = { js: 'text/javascript', css: 'text/css', html: 'text/html', map: 'application/json' };
+    try {
+      return route.fulfill({ body: await readFile(file), contentType: types[file.split('.').pop() ?? ''] ?? 'application/octet-stream' });
+    } catch {
+      return route.fulfill({ status: 404 });
+    }
+  });
+  // Anything fetched from the server root (an absolute base) fails the test.
+  const outside: string[] = [];
+  await page.route(/^http:\/\/127\.0\.0\.1:4173\/(?!some\/sub\/path\/)/, (route) => {
+    outside.push(route.request().url());
+    return route.abort();
+  });
+  await page.goto('http://127.0.0.1:4173/some/sub/path/#/selftest?seed=2&frames=1&size=32x32');
+  await page.evaluate(() => (document.querySelector('[data-demo]') as unknown as { ready: Promise<void> }).ready);
+  const shot = await snapshotPng(page);
+  expect(shot.distinct).toBeGreaterThan(10);
+  expect(outside).toEqual([]);
+});
