@@ -1,0 +1,129 @@
+// Unfused MLP baseline: what a framework does, one dispatch per op. A general tiled GEMM
+// C[M][N] = A(m, k) * B(k, n) with element strides (so any operand may be transposed), a 64x64
+// output tile per workgroup, 16-deep k tiles staged in workgroup memory, 4x4 register tiles
+// per thread and a fused epilogue (activation or ReLU-derivative mask); split-K over
+// dispatch z for weight gradients, summed by `reduceSlices`. Activations round-trip through
+// storage buffers between layers. Used by src/nn/ngp/unfused-mlp.ts.
+
+struct Params {
+  M: u32,
+  N: u32,
+  K: u32,
+  kChunk: u32,  // reduction length per z slice (split-K); slices write C + z * M * N
+  sam: u32,     // A(m, k) = A[aOff + m * sam + k * sak]
+  sak: u32,
+  sbk: u32,     // B(k, n) = B[bOff + k * sbk + n * sbn]
+  sbn: u32,
+  mode: u32,    // epilogue: 0 none, 1 relu, 2 sigmoid, 3 exp, 4 multiply by (mask > 0)
+  aOff: u32,
+  bOff: u32,
+  cOff: u32,
+  slices: u32,  // reduceSlices: number of slices
+  pad0: u32,
+  pad1: u32,
+  pad2: u32,
+}
+
+@group(0) @binding(0) var<uniform> P: Params;
+@group(0) @binding(1) var<storage, read> A: array<f32>;
+@group(0) @binding(2) var<storage, read> B: array<f32>;
+@group(0) @binding(3) var<storage, read_write> C: array<f32>;
+@group(0) @binding(4) var<storage, read> mask: array<f32>;   // [M][N] for mode 4
+
+const BM: u32 = 64u;
+const BN: u32 = 64u;
+const BK: u32 = 16u;
+
+var<workgroup> As: array<vec4<f32>, BK * BM / 4u>;  // [BK][BM]
+var<workgroup> Bs: array<vec4<f32>, BK * BN / 4u>;  // [BK][BN]
+
+fn epilogue(v: f32, m: u32, n: u32) -> f32 {
+  switch (P.mode) {
+    case 1u: { return max(v, 0.0); }
+    case 2u: { return 1.0 / (1.0 + exp(-v)); }
+    case 3u: { return exp(v); }
+    case 4u: { return select(0.0, v, mask[m * P.N + n] > 0.0); }
+    default: { return v; }
+  }
+}
+
+@compute @workgroup_size(16, 16)
+fn gemm(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wid: vec3<u32>) {
+  let m0 = wid.y * BM;
+  let n0 = wid.x * BN;
+  let kBegin = wid.z * P.kChunk;
+  let kEnd = min(P.K, kBegin + P.kChunk);
+  var acc0 = vec4<f32>(0.0);
+  var acc1 = vec4<f32>(0.0);
+  var acc2 = vec4<f32>(0.0);
+  var acc3 = vec4<f32>(0.0);
+  for (var kt = kBegin; kt < kEnd; kt += BK) {
+    for (var e = 0u; e < 4u; e++) {
+      let idx = li + e * 256u;
+      // A tile: idx -> (r, kk), stored transposed [kk][r]
+      let r = idx / BK;
+      let kk = idx % BK;
+      let m = m0 + r;
+      let k = kt + kk;
+      var a = 0.0;
+      if (m < P.M && k < kEnd) { a = A[P.aOff + m * P.sam + k * P.sak]; }
+      As[(kk * BM + r) / 4u][r % 4u] = a;
+      // B tile: idx -> (kk, c)
+      let kb = idx / BN;
+      let c = idx % BN;
+      let n = n0 + c;
+      let k2 = kt + kb;
+      var b = 0.0;
+      if (n < P.N && k2 < kEnd) { b = B[P.bOff + k2 * P.sbk + n * P.sbn]; }
+      Bs[(kb * BN + c) / 4u][c % 4u] = b;
+    }
+    workgroupBarrier();
+    for (var kk = 0u; kk < BK; kk++) {
+      let a = As[kk * (BM / 4u) + lid.y];
+      let b = Bs[kk * (BN / 4u) + lid.x];
+      acc0 = fma(vec4<f32>(a.x), b, acc0);
+      acc1 = fma(vec4<f32>(a.y), b, acc1);
+      acc2 = fma(vec4<f32>(a.z), b, acc2);
+      acc3 = fma(vec4<f32>(a.w), b, acc3);
+    }
+    workgroupBarrier();
+  }
+  let base = P.cOff + wid.z * P.M * P.N;
+  let accs = array<vec4<f32>, 4>(acc0, acc1, acc2, acc3);
+  for (var i = 0u; i < 4u; i++) {
+    let m = m0 + lid.y * 4u + i;
+    if (m >= P.M) { continue; }
+    for (var j = 0u; j < 4u; j++) {
+      let n = n0 + lid.x * 4u + j;
+      if (n < P.N) { C[base + m * P.N + n] = epilogue(accs[i][j], m, n); }
+    }
+  }
+}
+
+// C[cOff + i] = sum over P.slices of A[aOff + z * M * N + i], i < M * N.
+@compute @workgroup_size(64)
+fn reduceSlices(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let i = gid.x;
+  let count = P.M * P.N;
+  if (i >= count) { return; }
+  var s = 0.0;
+  for (var z = 0u; z < P.slices; z++) { s += A[P.aOff + z * count + i]; }
+  C[P.cOff + i] = s;
+}
+
+// C[i] = A[i] * act'(B[i]) for i < M * N: dL/doutput times the output activation's derivative
+// from its output y (mode as the epilogue: 0 none, 1 relu, 2 sigmoid, 3 exp).
+@compute @workgroup_size(64)
+fn outputGrad(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let i = gid.x;
+  if (i >= P.M * P.N) { return; }
+  let y = B[i];
+  var d = 1.0;
+  switch (P.mode) {
+    case 1u: { d = select(0.0, 1.0, y > 0.0); }
+    case 2u: { d = y * (1.0 - y); }
+    case 3u: { d = y; }
+    default: {}
+  }
+  C[i] = A[i] * d;
+}
