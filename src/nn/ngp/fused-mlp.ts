@@ -27,7 +27,7 @@
 import fusedWgsl from '../../../shaders/ngp_mlp_fused.wgsl?raw';
 import { computePipeline, wgsl, workgroups } from '../../gpu/shader.ts';
 import { initMlpWeights, mlpLayout, OUTPUT_ACTIVATIONS, type MlpConfig, type MlpLayout, type MlpPrecision } from './config.ts';
-import { BindCache, cappedGroups, inPass, maxStorageBytes, storageBuffer, UniformArena, type EncodeTarget } from './gpu-util.ts';
+import { BindCache, cappedGroups, inPass, maxStorageBytes, storageBuffer, UniformArena, type BufferLike, type EncodeTarget } from './gpu-util.ts';
 import { checkBatch, type MlpBackwardBuffers, type MlpKernels, type MlpOptions } from './mlp.ts';
 
 export interface FusedBlock {
@@ -338,7 +338,7 @@ export class FusedMlp implements MlpKernels {
     });
   }
 
-  private forwardCall(target: EncodeTarget, input: GPUBuffer, output: GPUBuffer, n: number, train: boolean): void {
+  private forwardCall(target: EncodeTarget, input: BufferLike, output: BufferLike, n: number, train: boolean): void {
     if (n <= 0) return;
     const pipeline = this.pipelines.forward;
     const group = this.binds.get(pipeline, { 0: this.uniform(n, 0, train ? 1 : 0), 1: input, 2: this.weightsT, 3: output, 4: this.hidden });
@@ -349,11 +349,11 @@ export class FusedMlp implements MlpKernels {
     });
   }
 
-  encodeForward(target: EncodeTarget, input: GPUBuffer, output: GPUBuffer, n: number): void {
+  encodeForward(target: EncodeTarget, input: BufferLike, output: BufferLike, n: number): void {
     this.forwardCall(target, input, output, n, false);
   }
 
-  encodeTrainForward(target: EncodeTarget, input: GPUBuffer, output: GPUBuffer, n: number): void {
+  encodeTrainForward(target: EncodeTarget, input: BufferLike, output: BufferLike, n: number): void {
     checkBatch(n, this.maxBatch, 'fused MLP training forward');
     this.forwardCall(target, input, output, n, true);
   }

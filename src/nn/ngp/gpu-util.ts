@@ -4,6 +4,9 @@
  * pipeline serves many batch sizes within one command encoder.
  */
 
+/** A whole buffer, or a range of one (offsets must respect minStorageBufferOffsetAlignment). */
+export type BufferLike = GPUBuffer | GPUBufferBinding;
+
 /** Where kernels record: a command encoder (the kernel opens its own pass) or an open compute pass. */
 export type EncodeTarget = GPUCommandEncoder | GPUComputePassEncoder;
 

@@ -14,7 +14,7 @@
 import gridWgsl from '../../../shaders/ngp_grid.wgsl?raw';
 import { computePipeline, wgsl, workgroups } from '../../gpu/shader.ts';
 import { gridLayout, initGridParams, MAX_GRID_LEVELS, type GridConfig, type GridLayout } from './config.ts';
-import { BindCache, inPass, maxStorageBytes, storageBuffer, UniformArena, type EncodeTarget } from './gpu-util.ts';
+import { BindCache, inPass, maxStorageBytes, storageBuffer, UniformArena, type BufferLike, type EncodeTarget } from './gpu-util.ts';
 
 export interface GridEncodingOptions {
   /** Fixed-point units per 1.0 of gradient (default 2^16). */
@@ -125,7 +125,7 @@ export class GridEncoding {
   }
 
   /** positions f32 [n][D] -> features f32 [n][outputStride]. */
-  encodeForward(target: EncodeTarget, positions: GPUBuffer, features: GPUBuffer, n: number): void {
+  encodeForward(target: EncodeTarget, positions: BufferLike, features: BufferLike, n: number): void {
     if (n <= 0) return;
     const [x, y] = this.groups(n);
     const group = this.binds.get(this.forwardPipeline, { 0: this.uniform(n), 1: positions, 2: this.params, 3: features, 6: this.levelTable });
@@ -137,7 +137,7 @@ export class GridEncoding {
   }
 
   /** dL/dfeatures f32 [n][outputStride] -> grads += fixed-point dL/dparams. */
-  encodeBackward(target: EncodeTarget, positions: GPUBuffer, dFeatures: GPUBuffer, n: number): void {
+  encodeBackward(target: EncodeTarget, positions: BufferLike, dFeatures: BufferLike, n: number): void {
     if (n <= 0) return;
     const [x, y] = this.groups(n);
     const group = this.binds.get(this.backwardPipeline, { 0: this.uniform(n), 1: positions, 4: dFeatures, 5: this.grads, 6: this.levelTable });

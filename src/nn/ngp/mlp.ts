@@ -3,7 +3,7 @@
  * can swap them. Weight layout and padding: config.ts (`mlpLayout`).
  */
 import type { MlpConfig, MlpLayout, MlpPrecision } from './config.ts';
-import type { EncodeTarget } from './gpu-util.ts';
+import type { BufferLike, EncodeTarget } from './gpu-util.ts';
 
 export interface MlpOptions {
   /** Most rows one training forward/backward handles (sizes the stored activations). 0: inference only. */
@@ -17,13 +17,13 @@ export interface MlpOptions {
 /** Buffers of one backward call. */
 export interface MlpBackwardBuffers {
   /** The input of the training forward, f32 [n][inputPadded]. */
-  input: GPUBuffer;
+  input: BufferLike;
   /** The outputs of the training forward (after the output activation), f32 [n][outputPadded]. */
-  output: GPUBuffer;
+  output: BufferLike;
   /** dL/doutput, f32 [n][outputPadded] (padding columns zero). */
-  dOutput: GPUBuffer;
+  dOutput: BufferLike;
   /** When given, receives dL/dinput f32 [n][inputPadded] (to backpropagate into an encoding). */
-  dInput?: GPUBuffer;
+  dInput?: BufferLike;
 }
 
 export interface MlpKernels {
@@ -38,9 +38,9 @@ export interface MlpKernels {
   /** Refreshes the kernels' copies of `params` (after an optimiser step). */
   encodePrepare(target: EncodeTarget): void;
   /** Inference: input f32 [n][inputPadded] -> output f32 [n][outputPadded]. */
-  encodeForward(target: EncodeTarget, input: GPUBuffer, output: GPUBuffer, n: number): void;
+  encodeForward(target: EncodeTarget, input: BufferLike, output: BufferLike, n: number): void;
   /** Like encodeForward, and keeps what backward needs (n <= maxBatch). */
-  encodeTrainForward(target: EncodeTarget, input: GPUBuffer, output: GPUBuffer, n: number): void;
+  encodeTrainForward(target: EncodeTarget, input: BufferLike, output: BufferLike, n: number): void;
   /** Backward of the last training forward: writes `grads` (and dInput when given). */
   encodeBackward(target: EncodeTarget, buffers: MlpBackwardBuffers, n: number): void;
   destroy(): void;

@@ -61,8 +61,12 @@ export function gridForward(config: GridConfig, params: ArrayLike<number>, posit
   return out;
 }
 
-/** Encoding backward: dL/dfeatures [N][outputStride] -> dL/dparams (the table's layout). */
-export function gridBackward(config: GridConfig, positions: ArrayLike<number>, dFeatures: ArrayLike<number>, n: number): Float64Array {
+/**
+ * Encoding backward: dL/dfeatures [N][outputStride] -> dL/dparams (the table's layout). With
+ * `fixedPointScale`, every contribution is rounded to 1 / fixedPointScale as the GPU's
+ * fixed-point atomics do.
+ */
+export function gridBackward(config: GridConfig, positions: ArrayLike<number>, dFeatures: ArrayLike<number>, n: number, fixedPointScale?: number): Float64Array {
   const layout = gridLayout(config);
   const F = config.featuresPerLevel;
   const D = config.dims;
@@ -71,7 +75,10 @@ export function gridBackward(config: GridConfig, positions: ArrayLike<number>, d
     const pos = Array.from({ length: D }, (_, d) => positions[i * D + d]);
     for (let l = 0; l < config.levels; l++) {
       for (const { index, weight } of gridCorners(config, layout, l, pos)) {
-        for (let f = 0; f < F; f++) grads[index + f] += weight * dFeatures[i * layout.outputStride + l * F + f];
+        for (let f = 0; f < F; f++) {
+          const g = weight * dFeatures[i * layout.outputStride + l * F + f];
+          grads[index + f] += fixedPointScale ? Math.round(g * fixedPointScale) / fixedPointScale : g;
+        }
       }
     }
   }

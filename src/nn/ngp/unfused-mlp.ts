@@ -12,7 +12,7 @@
 import unfusedWgsl from '../../../shaders/ngp_mlp_unfused.wgsl?raw';
 import { computePipeline, workgroups } from '../../gpu/shader.ts';
 import { initMlpWeights, mlpLayout, OUTPUT_ACTIVATIONS, type MlpConfig, type MlpLayout } from './config.ts';
-import { BindCache, inPass, storageBuffer, UniformArena, type EncodeTarget } from './gpu-util.ts';
+import { BindCache, inPass, storageBuffer, UniformArena, type BufferLike, type EncodeTarget } from './gpu-util.ts';
 import { checkBatch, type MlpBackwardBuffers, type MlpKernels, type MlpOptions } from './mlp.ts';
 
 const TILE = 64;
@@ -29,20 +29,20 @@ interface Gemm {
   N: number;
   K: number;
   /** A(m, k) = A[aOff + m sam + k sak] */
-  a: GPUBuffer;
+  a: BufferLike;
   aOff?: number;
   sam: number;
   sak: number;
   /** B(k, n) = B[bOff + k sbk + n sbn] */
-  b: GPUBuffer;
+  b: BufferLike;
   bOff?: number;
   sbk: number;
   sbn: number;
-  c: GPUBuffer;
+  c: BufferLike;
   cOff?: number;
   /** 0 none, 1 relu, 2 sigmoid, 3 exp, 4 mask */
   mode: number;
-  mask?: GPUBuffer;
+  mask?: BufferLike;
   slices?: number;
 }
 
@@ -114,7 +114,7 @@ export class UnfusedMlp implements MlpKernels {
     pass.dispatchWorkgroups(workgroups(g.N, TILE, this.device), workgroups(g.M, TILE, this.device), count);
   }
 
-  private forwardLayers(pass: GPUComputePassEncoder, input: GPUBuffer, output: GPUBuffer, n: number): void {
+  private forwardLayers(pass: GPUComputePassEncoder, input: BufferLike, output: BufferLike, n: number): void {
     const { layers } = this.layout;
     const act = OUTPUT_ACTIVATIONS[this.config.outputActivation ?? 'none'];
     layers.forEach((layer, l) => {
@@ -137,13 +137,13 @@ export class UnfusedMlp implements MlpKernels {
     });
   }
 
-  encodeForward(target: EncodeTarget, input: GPUBuffer, output: GPUBuffer, n: number): void {
+  encodeForward(target: EncodeTarget, input: BufferLike, output: BufferLike, n: number): void {
     if (n <= 0) return;
     checkBatch(n, Math.max(this.maxBatch, 0), 'unfused MLP forward (its activation buffers hold maxBatch rows)');
     inPass(target, 'ngp unfused mlp forward', (pass) => this.forwardLayers(pass, input, output, n));
   }
 
-  encodeTrainForward(target: EncodeTarget, input: GPUBuffer, output: GPUBuffer, n: number): void {
+  encodeTrainForward(target: EncodeTarget, input: BufferLike, output: BufferLike, n: number): void {
     this.encodeForward(target, input, output, n);
   }
 
@@ -159,8 +159,8 @@ export class UnfusedMlp implements MlpKernels {
       pass.setPipeline(this.pipelines.outputGrad);
       pass.setBindGroup(0, g0);
       pass.dispatchWorkgroups(workgroups(n * out, 64, this.device));
-      let g = this.gradA;
-      let spare = this.gradB;
+      let g: BufferLike = this.gradA;
+      let spare: BufferLike = this.gradB;
       for (let l = layers.length - 1; l >= 0; l--) {
         const layer = layers[l];
         const aIn = l === 0 ? buffers.input : this.activations[l - 1];
@@ -177,7 +177,7 @@ export class UnfusedMlp implements MlpKernels {
         pass.dispatchWorkgroups(workgroups(count, 64, this.device));
         if (l === 0 && !buffers.dInput) break;
         // g_below[r][k] = sum_o g[r][o] W[o][k], times relu'(aIn) for hidden inputs.
-        const dst = l === 0 ? buffers.dInput! : spare;
+        const dst: BufferLike = l === 0 ? buffers.dInput! : spare;
         this.gemm(pass, {
           M: n,
           N: layer.inputs,
