@@ -13,9 +13,10 @@
  * - Errors: throw an Error whose message says what is wrong with the input; the pool prefixes
  *   the method name.
  */
+import type { GaussianScene } from '../formats/gaussian-scene.ts';
 import type { FileKind } from '../formats/sniff.ts';
 
-export type { FileKind };
+export type { FileKind, GaussianScene };
 
 /** Progress: `fraction` in [0, 1], non-decreasing within a job; `message` says what runs. */
 export type ProgressFn = (fraction: number, message?: string) => void;
@@ -39,6 +40,13 @@ export interface DecodeApi {
    * downscaled so that width * height <= maxPixels (aspect kept).
    */
   decodeImage(blob: Blob, maxPixels: number, onProgress?: ProgressFn): Promise<DecodedImage>;
+  /**
+   * Reads a Gaussian splatting scene: .ply (INRIA/nerfstudio 3DGS, PlayCanvas compressed,
+   * gaussian4d), .splat, .spz, or a PyTorch checkpoint (Yang chkpnt*.pth, 4D-Rotor /
+   * splatfacto step-*.ckpt); see formats/scene-loader.ts. `name` picks formats the content
+   * cannot tell and prefixes error messages. The scene's typed arrays are transferred back.
+   */
+  decodeScene(bytes: ArrayBuffer, name: string, onProgress?: ProgressFn): GaussianScene;
 
   /** Test hook: busy-loops for `ms` like a synchronous decoder, reporting progress; returns the loop count. */
   'selfTest.spin'(ms: number, onProgress?: ProgressFn): number;

@@ -4,6 +4,8 @@
  * terminating the worker, so there is no cancellation plumbing in here.
  */
 import * as Comlink from 'comlink';
+import { sceneBuffers, type GaussianScene } from '../formats/gaussian-scene.ts';
+import { decodeGaussianScene } from '../formats/scene-loader.ts';
 import { FILE_KIND_LABELS, IMAGE_KINDS, imageDimensions, sniffFile } from '../formats/sniff.ts';
 import type { DecodeApi, DecodedImage, ProgressFn } from './decode-api.ts';
 
@@ -144,6 +146,19 @@ function fitPixels(width: number, height: number, maxPixels: number): { width: n
   return { width: w, height: h };
 }
 
+function decodeScene(bytes: ArrayBuffer, name: string, onProgress?: ProgressFn): GaussianScene {
+  const progress = progressReporter(onProgress);
+  try {
+    if (!(bytes instanceof ArrayBuffer)) throw new TypeError('expected an ArrayBuffer holding the scene file');
+    progress.force(0, 'reading scene');
+    const scene = decodeGaussianScene(new Uint8Array(bytes), String(name ?? 'scene'), (fraction, message) => progress.report(fraction, message));
+    progress.force(1, 'done');
+    return Comlink.transfer(scene, sceneBuffers(scene));
+  } finally {
+    progress.close();
+  }
+}
+
 function spin(ms: number, onProgress?: ProgressFn): number {
   const progress = progressReporter(onProgress, 10);
   try {
@@ -167,6 +182,7 @@ function fail(message: string): never {
 const api: DecodeApi = {
   sniff,
   decodeImage,
+  decodeScene,
   'selfTest.spin': spin,
   'selfTest.fail': fail,
 };
