@@ -21,7 +21,7 @@
 //   const NL: u32           weight matrices (hidden layers + 1)
 //   const R, TR, CV, T: u32 rows per block; thread tile of TR rows x CV column vec4s (strided by
 //                           W / 4 / CV); threads T = R / TR * W / 4 / CV
-//   const TRO: u32          rows per thread tile of the output layer
+//   const TRO, TRI: u32     rows per thread tile of the output layer / of dL/dinput
 //   const KV: u32           input vec4s per weight-gradient tile (4 outputs x 4 KV inputs)
 //   const AW: u32           activation row width in workgroup memory (max(W, IN))
 //   const CACHE: bool       weights cached in workgroup memory
@@ -176,8 +176,8 @@ fn backward(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wi
     }
     weightGrad(0u, row0, rows, wid.x, first, lid);
     if ((P.flags & 2u) != 0u) {
-      for (var t = lid; t < (R / TRO) * IN4; t += T) {
-        inputGradient((t / IN4) * TRO, t % IN4, row0);
+      for (var t = lid; t < (R / TRI) * IN4; t += T) {
+        inputGradient((t / IN4) * TRI, t % IN4, row0);
       }
     }
     workgroupBarrier();

@@ -1,5 +1,6 @@
 import { describe, expect, test } from 'vitest';
 import { gridHash, gridIndex, gridLayout, initMlpWeights, mlpLayout, perLevelScaleFor, seededRandom, type GridConfig, type MlpConfig } from '../../src/nn/ngp/config.ts';
+import { chooseFusedBlock, fusedMlpWgsl } from '../../src/nn/ngp/fused-mlp.ts';
 import { adamReference, gridBackward, gridForward, lossReference, mlpBackward, mlpForward } from '../../src/nn/ngp/reference.ts';
 
 describe('grid layout follows tcnn GridEncodingTemplated', () => {
@@ -117,5 +118,38 @@ describe('losses and Adam follow tcnn', () => {
     const matrix = { params: Float64Array.of(1), m: new Float64Array(1), v: new Float64Array(1), steps: new Uint32Array(1) };
     adamReference(matrix, [0], { ...opts, matrix: true, l2Reg: 1e-3 });
     expect(matrix.params[0]).toBeCloseTo(1 - 1e-2, 10); // gradient = l2 * w > 0
+  });
+});
+
+describe('fused MLP block choice and generated WGSL', () => {
+  const limitsDefault = { maxComputeWorkgroupStorageSize: 16384, maxComputeInvocationsPerWorkgroup: 256, maxComputeWorkgroupSizeX: 256 };
+  const limitsSwiftShader = { ...limitsDefault, maxComputeWorkgroupStorageSize: 32768 };
+  for (const limits of [limitsDefault, limitsSwiftShader]) {
+    for (const width of [16, 32, 64, 128] as const) {
+      for (const precision of ['f32', 'f16'] as const) {
+        for (const inputDims of [8, 32, 128]) {
+          test(`${limits.maxComputeWorkgroupStorageSize} B, width ${width}, input ${inputDims}, ${precision}: fits and tiles exactly`, () => {
+            const config: MlpConfig = { inputDims, outputDims: 3, width, hiddenLayers: 2 };
+            const layout = mlpLayout(config);
+            const b = chooseFusedBlock(limits, layout, width, precision);
+            expect(b.workgroupBytes).toBeLessThanOrEqual(limits.maxComputeWorkgroupStorageSize);
+            expect(b.threads).toBeLessThanOrEqual(256);
+            expect(b.threads).toBe((b.rows / b.tileRows) * (width / 4 / b.tileCols));
+            expect(b.tileRows * b.tileCols).toBeLessThanOrEqual(16);
+            expect(b.rows % b.outputTileRows).toBe(0);
+            expect(b.rows % b.inputTileRows).toBe(0);
+            const code = fusedMlpWgsl(config, precision, b);
+            expect(code.startsWith('enable f16;')).toBe(precision === 'f16');
+            expect(code).toContain(`alias hT = ${precision};`);
+            for (const fn of ['forwardLayer', 'backwardLayer', 'outputLayer', 'inputGradient', 'weightGradientTile', 'readT', 'readC']) expect(code).toContain(`fn ${fn}(`);
+          });
+        }
+      }
+    }
+  }
+  test('a 64-wide f32 MLP at default limits: 64 rows, 16x4 tiles, 64 threads', () => {
+    const layout = mlpLayout({ inputDims: 32, outputDims: 3, width: 64, hiddenLayers: 2 });
+    expect(chooseFusedBlock(limitsDefault, layout, 64, 'f32')).toMatchObject({ rows: 64, tileRows: 16, tileCols: 1, threads: 64, cacheWeights: false, workgroupBytes: 16384 });
+    expect(() => chooseFusedBlock({ ...limitsDefault, maxComputeWorkgroupStorageSize: 1024 }, layout, 64, 'f32')).toThrow(/does not fit 1024 bytes/);
   });
 });

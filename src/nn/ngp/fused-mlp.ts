@@ -39,6 +39,8 @@ export interface FusedBlock {
   tileCols: number;
   /** Rows per thread tile of the output layer. */
   outputTileRows: number;
+  /** Rows per thread tile of dL/dinput. */
+  inputTileRows: number;
   /** Input vec4s per weight-gradient tile. */
   gradTileCols: number;
   /** Threads per workgroup. */
@@ -58,6 +60,8 @@ export interface FusedMlpOptions extends MlpOptions {
   tileRows?: number;
   /** Force column vec4s per thread tile. */
   tileCols?: number;
+  /** Force input vec4s per weight-gradient tile. */
+  gradTileCols?: number;
   /** Most backward workgroups (partial gradient slices). */
   maxPartialGroups?: number;
 }
@@ -73,6 +77,7 @@ export interface FusedBlockForce {
   cacheWeights?: boolean;
   tileRows?: number;
   tileCols?: number;
+  gradTileCols?: number;
 }
 
 /** Picks rows per block, register tile shape and weight caching for the device's limits. */
@@ -96,13 +101,20 @@ export function chooseFusedBlock(limits: Limits, layout: MlpLayout, width: numbe
         if (rows % tileRows !== 0 || w4 % tileCols !== 0) continue;
         const threads = (rows / tileRows) * (w4 / tileCols);
         if (threads > maxThreads || threads < minThreads) continue;
-        let outputTileRows = tileRows;
-        while (outputTileRows > 1 && (rows / outputTileRows) * out4 < threads) outputTileRows /= 2;
-        const gradTileCols = [4, 2, 1].find((kv) => kv === 1 || w4 * Math.ceil(w4 / kv) >= threads) ?? 1;
+        // Narrow layers (output, dL/dinput): fewer, bigger tiles beat one-row tiles, which
+        // spend more on loads than on FMAs.
+        const narrowTile = (cols4: number, minTiles: number) => {
+          let tr = tileRows;
+          while (tr > 1 && (rows / tr) * cols4 < minTiles) tr /= 2;
+          return tr;
+        };
+        const outputTileRows = narrowTile(out4, threads / 4);
+        const inputTileRows = narrowTile(layout.inputPadded / 4, threads / 2);
+        const gradTileCols = force.gradTileCols ?? [4, 2, 1].find((kv) => kv === 1 || w4 * Math.ceil(w4 / kv) >= threads) ?? 1;
         // Staging weights in workgroup memory measured slower on SwiftShader (and GPUs cache
         // a layer's few KiB in L1), so it is opt-in.
         const cacheWeights = Boolean(force.cacheWeights) && actBytes + maxLayer * bytes <= limits.maxComputeWorkgroupStorageSize;
-        return { rows, tileRows, tileCols, outputTileRows, gradTileCols, threads, cacheWeights, workgroupBytes: actBytes + (cacheWeights ? maxLayer * bytes : 0) };
+        return { rows, tileRows, tileCols, outputTileRows, inputTileRows, gradTileCols, threads, cacheWeights, workgroupBytes: actBytes + (cacheWeights ? maxLayer * bytes : 0) };
       }
     }
   }
@@ -119,10 +131,9 @@ const range = (n: number) => Array.from({ length: n }, (_, i) => i);
  * every accumulator is a named variable (arrays indexed in loops would live in memory on
  * compilers that do not unroll, such as SwiftShader's).
  */
-export function fusedTileFunctions(b: Pick<FusedBlock, 'tileRows' | 'tileCols' | 'outputTileRows' | 'gradTileCols' | 'cacheWeights'>, maxLayer: number): string {
+export function fusedTileFunctions(b: Pick<FusedBlock, 'tileRows' | 'tileCols' | 'outputTileRows' | 'inputTileRows' | 'gradTileCols' | 'cacheWeights'>, maxLayer: number): string {
   const TR = range(b.tileRows);
   const CV = range(b.tileCols);
-  const TRO = range(b.outputTileRows);
   const KV = range(b.gradTileCols);
   const J = range(4);
   const out: string[] = [];
@@ -180,9 +191,10 @@ export function fusedTileFunctions(b: Pick<FusedBlock, 'tileRows' | 'tileCols' |
     out.push('}', '');
   }
 
-  // Output layer and dL/dinput: TRO rows x one vec4 column.
+  // Output layer and dL/dinput: TRO / TRI rows x one vec4 column.
   for (const kind of ['output', 'input'] as const) {
     const o = kind === 'output';
+    const TRO = range(o ? b.outputTileRows : b.inputTileRows);
     out.push(o ? 'fn outputLayer(off4: u32, rr: u32, c: u32, row0: u32) {' : 'fn inputGradient(rr: u32, c: u32, row0: u32) {');
     for (const i of TRO) out.push(`  var a${i} = h4(0.0);`);
     out.push('  for (var k4 = 0u; k4 < W4; k4++) {');
@@ -221,6 +233,36 @@ export function fusedTileFunctions(b: Pick<FusedBlock, 'tileRows' | 'tileCols' |
   return out.join('\n');
 }
 
+/** The complete WGSL of a fused MLP: structural prelude, unrolled tile functions, kernels. */
+export function fusedMlpWgsl(config: MlpConfig, precision: MlpPrecision, block: FusedBlock): string {
+  const { width } = config;
+  const { inputPadded, outputPadded, layers, paramCount } = mlpLayout(config);
+  const f16 = precision === 'f16';
+  const maxLayer = Math.max(...layers.map((l) => l.inputs * l.outputs));
+  const prelude = [
+    f16 ? 'enable f16;' : '',
+    `alias hT = ${f16 ? 'f16' : 'f32'};`,
+    'alias h4 = vec4<hT>;',
+    `const W: u32 = ${width}u;`,
+    `const IN: u32 = ${inputPadded}u;`,
+    `const OUT: u32 = ${outputPadded}u;`,
+    `const NL: u32 = ${layers.length}u;`,
+    `const R: u32 = ${block.rows}u;`,
+    `const TR: u32 = ${block.tileRows}u;`,
+    `const CV: u32 = ${block.tileCols}u;`,
+    `const TRO: u32 = ${block.outputTileRows}u;`,
+    `const TRI: u32 = ${block.inputTileRows}u;`,
+    `const KV: u32 = ${block.gradTileCols}u;`,
+    `const T: u32 = ${block.threads}u;`,
+    `const AW: u32 = ${Math.max(width, inputPadded)}u;`,
+    `const CACHE: bool = ${block.cacheWeights};`,
+    `const OUT_ACT: u32 = ${OUTPUT_ACTIVATIONS[config.outputActivation ?? 'none']}u;`,
+    `const PARAMS: u32 = ${paramCount}u;`,
+    `const F16_COPY: bool = ${f16};`,
+  ].join('\n');
+  return wgsl(prelude, fusedTileFunctions(block, maxLayer), fusedWgsl);
+}
+
 export class FusedMlp implements MlpKernels {
   readonly config: MlpConfig;
   readonly layout: MlpLayout;
@@ -255,6 +297,7 @@ export class FusedMlp implements MlpKernels {
       cacheWeights: options.cacheWeights,
       tileRows: options.tileRows,
       tileCols: options.tileCols,
+      gradTileCols: options.gradTileCols,
     });
     const P = this.layout.paramCount;
     const hBytes = this.precision === 'f16' ? 2 : 4;
@@ -283,35 +326,11 @@ export class FusedMlp implements MlpKernels {
   get key(): string {
     const c = this.config;
     const b = this.block;
-    return `w${c.width} in${this.layout.inputPadded} out${this.layout.outputPadded} h${c.hiddenLayers} ${c.outputActivation} ${this.precision} r${b.rows} t${b.tileRows}x${b.tileCols} o${b.outputTileRows} g${b.gradTileCols}${b.cacheWeights ? ' cache' : ''}`;
+    return `w${c.width} in${this.layout.inputPadded} out${this.layout.outputPadded} h${c.hiddenLayers} ${c.outputActivation} ${this.precision} r${b.rows} t${b.tileRows}x${b.tileCols} o${b.outputTileRows} i${b.inputTileRows} g${b.gradTileCols}${b.cacheWeights ? ' cache' : ''}`;
   }
 
   private shader(): string {
-    const { width } = this.config;
-    const { inputPadded, outputPadded, layers, paramCount } = this.layout;
-    const f16 = this.precision === 'f16';
-    const maxLayer = Math.max(...layers.map((l) => l.inputs * l.outputs));
-    const prelude = [
-      f16 ? 'enable f16;' : '',
-      `alias hT = ${f16 ? 'f16' : 'f32'};`,
-      'alias h4 = vec4<hT>;',
-      `const W: u32 = ${width}u;`,
-      `const IN: u32 = ${inputPadded}u;`,
-      `const OUT: u32 = ${outputPadded}u;`,
-      `const NL: u32 = ${layers.length}u;`,
-      `const R: u32 = ${this.block.rows}u;`,
-      `const TR: u32 = ${this.block.tileRows}u;`,
-      `const CV: u32 = ${this.block.tileCols}u;`,
-      `const TRO: u32 = ${this.block.outputTileRows}u;`,
-      `const KV: u32 = ${this.block.gradTileCols}u;`,
-      `const T: u32 = ${this.block.threads}u;`,
-      `const AW: u32 = ${Math.max(width, inputPadded)}u;`,
-      `const CACHE: bool = ${this.block.cacheWeights};`,
-      `const OUT_ACT: u32 = ${OUTPUT_ACTIVATIONS[this.config.outputActivation ?? 'none']}u;`,
-      `const PARAMS: u32 = ${paramCount}u;`,
-      `const F16_COPY: bool = ${f16};`,
-    ].join('\n');
-    return wgsl(prelude, fusedTileFunctions(this.block, maxLayer), fusedWgsl);
+    return fusedMlpWgsl(this.config, this.precision, this.block);
   }
 
   setWeights(weights: Float32Array<ArrayBuffer>): void {
