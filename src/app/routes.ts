@@ -24,6 +24,7 @@ export const ROUTES: RouteInfo[] = [
     paper: '4D Gaussian Splatting (Yang et al., ICLR 2024; Duan et al., SIGGRAPH 2024)',
     blurb: 'Dynamic scenes as XYZT Gaussians: each is sliced at time t into a 3D Gaussian, projected, sorted on the GPU and alpha-blended every frame. Static 3DGS is the special case.',
     accepts: ['ply', 'splat', 'spz', 'zip'],
+    element: { tag: 'gaussians-demo', load: () => import('../demos/gaussians/gaussians-demo.ts') },
   },
   {
     name: 'ngp',

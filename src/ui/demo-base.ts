@@ -41,6 +41,8 @@ export interface FrameInfo {
   /** Seconds since the previous frame (0 on the first, fixed when frames are pinned). */
   dt: number;
   profiler: GpuProfiler;
+  /** Registers work to run right after this frame's submit (e.g. starting a non-blocking readback). */
+  afterSubmit(callback: () => void): void;
 }
 
 export type DemoSource = File | Blob | string;
@@ -379,12 +381,14 @@ export abstract class DemoElement extends LitElement {
     this.lastFrameTime = now;
     const output = this.output;
     const encoder = device.createCommandEncoder({ label: `${this.localName} frame` });
+    const after: (() => void)[] = [];
     try {
-      this.encodeFrame(encoder, output, { index: this.stats.frames, dt, profiler: this.profiler });
+      this.encodeFrame(encoder, output, { index: this.stats.frames, dt, profiler: this.profiler, afterSubmit: (c) => after.push(c) });
       this.presenter.encode(encoder, output, this.canvasContext.getCurrentTexture(), this.profiler.timestamps('present'));
       const afterSubmit = this.profiler.finish(encoder);
       device.queue.submit([encoder.finish()]);
       afterSubmit();
+      for (const callback of after) callback();
     } catch (e) {
       this.fail(e as Error);
       return;

@@ -1,0 +1,156 @@
+// Slice + project: one thread per Gaussian. Conditions 4D Gaussians on time t (Yang or
+// rotor; both store the 4D covariance Σ, precomputed at upload), projects with the EWA
+// Jacobian exactly as the reference 3DGS rasterizer (forward.cu: computeCov2D with the
+// 1.3·tan(fov) clamp and the 0.3 low-pass dilation), evaluates SH for the view direction,
+// and appends survivors with an atomic counter: a splat record, a back-to-front depth key
+// and its index. Counts stay on the GPU (the sort and the draw read them).
+
+struct Params {
+  view: mat4x4f,          // world -> camera (x right, y down, z forward)
+  campos: vec4f,          // xyz: camera position
+  focal: vec2f,           // fx, fy in pixels
+  centre: vec2f,          // cx, cy in pixels (pixel i has its centre at i)
+  size: vec2f,            // width, height
+  tan_fov: vec2f,         // tan(fovX/2), tan(fovY/2)
+  time: f32,
+  duration: f32,          // T = end - start of the scene's time range
+  count: u32,
+  kind: u32,              // 0 static, 1 yang4d, 2 rotor4d
+  sh_degree: u32,         // degree evaluated: min(user cap, scene degree)
+  sh_degree_scene: u32,
+  sh_coeffs: u32,         // K per channel stored per Gaussian
+  sh_degree_t: u32,       // temporal SH degree stored (yang)
+};
+
+// Per Gaussian, 16 floats: xyz, opacity, then static: cov3 (xx xy xz yy yz zz) or
+// 4D: μt, Σ (xx xy xz xt yy yz yt zz zt tt).
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read> gaussians: array<vec4f>;
+@group(0) @binding(2) var<storage, read> sh: array<u32>;          // f16 pairs, K·3 per Gaussian, RGB innermost
+@group(0) @binding(3) var<storage, read_write> splats: array<vec4f>;   // 3 vec4 per survivor
+@group(0) @binding(4) var<storage, read_write> keys: array<u32>;
+@group(0) @binding(5) var<storage, read_write> values: array<u32>;
+@group(0) @binding(6) var<storage, read_write> counter: array<atomic<u32>>;
+
+const SH_C0 = 0.28209479177387814;
+const SH_C1 = 0.4886025119029199;
+const SH_C2 = array<f32, 5>(1.0925484305920792, -1.0925484305920792, 0.31539156525252005, -1.0925484305920792, 0.5462742152960396);
+const SH_C3 = array<f32, 7>(-0.5900435899266435, 2.890611442640554, -0.4570457994644658, 0.3731763325901154, -0.4570457994644658, 1.445305721320277, -0.5900435899266435);
+const YANG_CULL = 0.05;
+const ROTOR_CULL = 16.0;
+const PI = 3.141592653589793;
+
+fn sh_coeff(i: u32, k: u32) -> vec3f {
+  let base = (i * params.sh_coeffs + k) * 3u;
+  let w0 = base >> 1u;
+  let a = unpack2x16float(sh[w0]);
+  let b = unpack2x16float(sh[w0 + 1u]);
+  if ((base & 1u) == 0u) { return vec3f(a.x, a.y, b.x); }
+  return vec3f(a.y, b.x, b.y);
+}
+
+// Σ_k Y_k(d)·sh[offset + k] for the spatial basis up to `degree` (the 3DGS constants).
+fn eval_sh(i: u32, offset: u32, degree: u32, d: vec3f) -> vec3f {
+  var c = SH_C0 * sh_coeff(i, offset);
+  if (degree < 1u) { return c; }
+  let x = d.x; let y = d.y; let z = d.z;
+  c += -SH_C1 * y * sh_coeff(i, offset + 1u) + SH_C1 * z * sh_coeff(i, offset + 2u) - SH_C1 * x * sh_coeff(i, offset + 3u);
+  if (degree < 2u) { return c; }
+  let xx = x * x; let yy = y * y; let zz = z * z; let xy = x * y; let yz = y * z; let xz = x * z;
+  c += SH_C2[0] * xy * sh_coeff(i, offset + 4u) + SH_C2[1] * yz * sh_coeff(i, offset + 5u)
+     + SH_C2[2] * (2.0 * zz - xx - yy) * sh_coeff(i, offset + 6u)
+     + SH_C2[3] * xz * sh_coeff(i, offset + 7u) + SH_C2[4] * (xx - yy) * sh_coeff(i, offset + 8u);
+  if (degree < 3u) { return c; }
+  c += SH_C3[0] * y * (3.0 * xx - yy) * sh_coeff(i, offset + 9u)
+     + SH_C3[1] * xy * z * sh_coeff(i, offset + 10u)
+     + SH_C3[2] * y * (4.0 * zz - xx - yy) * sh_coeff(i, offset + 11u)
+     + SH_C3[3] * z * (2.0 * zz - 3.0 * xx - 3.0 * yy) * sh_coeff(i, offset + 12u)
+     + SH_C3[4] * x * (4.0 * zz - xx - yy) * sh_coeff(i, offset + 13u)
+     + SH_C3[5] * z * (xx - yy) * sh_coeff(i, offset + 14u)
+     + SH_C3[6] * x * (xx - 3.0 * yy) * sh_coeff(i, offset + 15u);
+  return c;
+}
+
+@compute @workgroup_size(256)
+fn project(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
+  let i = gid.x + gid.y * groups.x * 256u;
+  if (i >= params.count) { return; }
+  // 4D: most Gaussians are not alive at t; decide that from μt and Σtt before loading the rest.
+  let g1 = gaussians[i * 4u + 1u];
+  var g3 = vec4f(0.0);
+  if (params.kind != 0u) {
+    g3 = gaussians[i * 4u + 3u];
+    let q = 0.5 * (params.time - g1.x) * (params.time - g1.x) / g3.z;
+    if ((params.kind == 1u && exp(-q) <= YANG_CULL) || (params.kind == 2u && q >= ROTOR_CULL)) { return; }
+  }
+  let g0 = gaussians[i * 4u];
+  let g2 = gaussians[i * 4u + 2u];
+  let origin = g0.xyz;
+  var mean = origin;
+  var opacity = g0.w;
+  var cov: mat3x3f;
+  var dt = 0.0;
+  if (params.kind == 0u) {
+    cov = mat3x3f(g1.x, g1.y, g1.z, g1.y, g1.w, g2.x, g1.z, g2.x, g2.y);
+  } else {
+    // g1 = μt, xx, xy, xz; g2 = xt, yy, yz, yt; g3 = zz, zt, tt, _
+    dt = params.time - g1.x;
+    let tt = g3.z;
+    let xt = vec3f(g2.x, g2.w, g3.y);
+    opacity *= exp(-0.5 * dt * dt / tt);
+    mean = origin + xt * (dt / tt);
+    let c = mat3x3f(g1.y, g1.z, g1.w, g1.z, g2.y, g2.z, g1.w, g2.z, g3.x);
+    cov = c - mat3x3f(xt * xt.x, xt * xt.y, xt * xt.z) * (1.0 / tt);
+  }
+
+  let p = params.view * vec4f(mean, 1.0);
+  if (p.z <= 0.2) { return; }
+
+  // EWA: J·W·Σ·Wᵀ·Jᵀ with the reference's clamp of x/z and y/z to 1.3·tan(fov).
+  let lim = 1.3 * params.tan_fov;
+  let t = vec2f(clamp(p.x / p.z, -lim.x, lim.x), clamp(p.y / p.z, -lim.y, lim.y)) * p.z;
+  let fx = params.focal.x;
+  let fy = params.focal.y;
+  let w = mat3x3f(params.view[0].xyz, params.view[1].xyz, params.view[2].xyz);
+  // Rows of J (a 2×3) as columns of a mat3x2 transposed: build T = J·W column by column.
+  let j = mat3x3f(vec3f(fx / p.z, 0.0, 0.0), vec3f(0.0, fy / p.z, 0.0), vec3f(-fx * t.x / (p.z * p.z), -fy * t.y / (p.z * p.z), 0.0));
+  let m = j * w;
+  let c2 = m * cov * transpose(m);
+  let a = c2[0][0] + 0.3;
+  let b = c2[0][1];
+  let cc = c2[1][1] + 0.3;
+  let det = a * cc - b * b;
+  if (det <= 0.0) { return; }
+  let conic = vec3f(cc, -b, a) / det;
+  let mid = 0.5 * (a + cc);
+  let lambda = mid + sqrt(max(0.1, mid * mid - det));
+  let radius = ceil(3.0 * sqrt(lambda));
+  let centre = vec2f(fx * p.x / p.z, fy * p.y / p.z) + params.centre;
+  // Where α can still reach 1/255: opacity·exp(−½·r²) ≥ 1/255.
+  let reach = log(255.0 * opacity);
+  if (reach <= 0.0) { return; }
+  let extent = min(sqrt(2.0 * reach * vec2f(a, cc)), vec2f(radius));
+  if (centre.x + extent.x < -0.5 || centre.x - extent.x > params.size.x - 0.5 ||
+      centre.y + extent.y < -0.5 || centre.y - extent.y > params.size.y - 0.5) { return; }
+
+  // Colour for the view direction: Yang's CUDA path uses the un-shifted position,
+  // the rotor code the sliced mean.
+  let seen_from = select(mean, origin, params.kind == 1u);
+  let dir = normalize(seen_from - params.campos.xyz);
+  var rgb = eval_sh(i, 0u, params.sh_degree, dir);
+  if (params.kind == 1u && params.sh_degree_scene == 3u && params.sh_degree == 3u && params.sh_degree_t > 0u) {
+    let dir_t = -dt; // μt − t
+    rgb += cos(2.0 * PI * dir_t / params.duration) * eval_sh(i, 16u, 3u, dir);
+    if (params.sh_degree_t > 1u) { rgb += cos(4.0 * PI * dir_t / params.duration) * eval_sh(i, 32u, 3u, dir); }
+  }
+  rgb = max(rgb + 0.5, vec3f(0.0));
+
+  let slot = atomicAdd(&counter[0], 1u);
+  splats[slot * 3u] = vec4f(centre, extent);
+  splats[slot * 3u + 1u] = vec4f(conic, opacity);
+  splats[slot * 3u + 2u] = vec4f(rgb, p.z);
+  // Radix sort is ascending: invert the (positive, order-preserving) float bits so the
+  // farthest splat comes first.
+  keys[slot] = 0xffffffffu - bitcast<u32>(p.z);
+  values[slot] = slot;
+}

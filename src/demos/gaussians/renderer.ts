@@ -1,0 +1,354 @@
+/**
+ * The 4D Gaussian player's GPU path: a scene uploaded once (`GpuScene`), then per frame
+ * one compute pass that slices at t and projects (survivors appended with an atomic
+ * counter), the suite's radix sort on the GPU count, and one indirect draw of the sorted
+ * splats. Nothing is read back inside a frame; the visible count comes back a frame or
+ * two late through a ring of mappable buffers.
+ */
+import { vec3 } from 'gl-matrix';
+import blendWgsl from '../../../shaders/splat_blend.wgsl?raw';
+import drawArgsWgsl from '../../../shaders/splat_draw_args.wgsl?raw';
+import projectWgsl from '../../../shaders/splat_project.wgsl?raw';
+import { covariance4 } from '../../formats/gaussian4d-ply.ts';
+import { shCoefficients, type GaussianScene } from '../../formats/gaussian-scene.ts';
+import { float32ToFloat16 } from '../../formats/tensor.ts';
+import type { GpuProfiler } from '../../gpu/profiler.ts';
+import { RadixSort } from '../../gpu/radix-sort.ts';
+import { computePipeline, shaderModule } from '../../gpu/shader.ts';
+import type { CameraPose } from '../../ui/orbit-controls.ts';
+
+/** Floats of geometry per Gaussian on the GPU (position, opacity, covariance, μt). */
+export const GEOMETRY_FLOATS = 16;
+/** Bytes per survivor of a frame: splat record (48), key, value, sort scratch (8 + 8). */
+export const FRAME_BYTES_PER_SPLAT = 48 + 8 + 8;
+
+const KIND_CODE = { static: 0, yang4d: 1, rotor4d: 2 } as const;
+
+/** A pinhole camera in the 3DGS convention: x right, y down, z forward, pixel i centred at i. */
+export interface Camera {
+  /** World to camera, column-major 4×4. */
+  view: Float32Array;
+  position: [number, number, number];
+  fx: number;
+  fy: number;
+  cx: number;
+  cy: number;
+  width: number;
+  height: number;
+  tanFovX: number;
+  tanFovY: number;
+}
+
+/** The camera of an orbit pose for an image of width×height (square pixels, vertical fov). */
+export function cameraFromPose(pose: CameraPose, width: number, height: number): Camera {
+  const eye = vec3.fromValues(...pose.position);
+  const forward = vec3.normalize(vec3.create(), vec3.sub(vec3.create(), vec3.fromValues(...pose.target), eye));
+  const right = vec3.normalize(vec3.create(), vec3.cross(vec3.create(), forward, vec3.fromValues(...pose.up)));
+  const down = vec3.cross(vec3.create(), forward, right);
+  const rows = [right, down, forward];
+  const view = new Float32Array(16);
+  for (let r = 0; r < 3; r++) {
+    for (let c = 0; c < 3; c++) view[c * 4 + r] = rows[r][c];
+    view[12 + r] = -vec3.dot(rows[r], eye);
+  }
+  view[15] = 1;
+  const tanFovY = Math.tan((pose.fovYDeg * Math.PI) / 360);
+  const fy = height / (2 * tanFovY);
+  return { view, position: [...pose.position], fx: fy, fy, cx: (width - 1) / 2, cy: (height - 1) / 2, width, height, tanFovX: width / (2 * fy), tanFovY };
+}
+
+/** Packs a scene's geometry as GEOMETRY_FLOATS per Gaussian (see splat_project.wgsl). */
+export function packGeometry(scene: GaussianScene): Float32Array<ArrayBuffer> {
+  const n = scene.count;
+  const out = new Float32Array(n * GEOMETRY_FLOATS);
+  const sigma = new Float64Array(16);
+  const rot = new Float64Array(16);
+  for (let i = 0; i < n; i++) {
+    const o = i * GEOMETRY_FLOATS;
+    out[o] = scene.positions[i * 3];
+    out[o + 1] = scene.positions[i * 3 + 1];
+    out[o + 2] = scene.positions[i * 3 + 2];
+    out[o + 3] = scene.opacities[i];
+    if (scene.kind === 'static') {
+      const c = staticCovariance(scene, i);
+      out.set(c, o + 4);
+    } else {
+      covariance4(scene, i, sigma, rot);
+      out[o + 4] = scene.times![i];
+      out[o + 5] = sigma[0]; // xx
+      out[o + 6] = sigma[1]; // xy
+      out[o + 7] = sigma[2]; // xz
+      out[o + 8] = sigma[3]; // xt
+      out[o + 9] = sigma[5]; // yy
+      out[o + 10] = sigma[6]; // yz
+      out[o + 11] = sigma[7]; // yt
+      out[o + 12] = sigma[10]; // zz
+      out[o + 13] = sigma[11]; // zt
+      out[o + 14] = sigma[15]; // tt
+    }
+  }
+  return out;
+}
+
+/** Σ = R S Sᵀ Rᵀ of a static Gaussian as (xx, xy, xz, yy, yz, zz). */
+export function staticCovariance(scene: GaussianScene, i: number): number[] {
+  const [w, x, y, z] = scene.rotations.subarray(i * 4, i * 4 + 4);
+  const r = [
+    [1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)],
+    [2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x)],
+    [2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)],
+  ];
+  const s = [scene.scales[i * 3] ** 2, scene.scales[i * 3 + 1] ** 2, scene.scales[i * 3 + 2] ** 2];
+  const c = (a: number, b: number) => r[a][0] * r[b][0] * s[0] + r[a][1] * r[b][1] * s[1] + r[a][2] * r[b][2] * s[2];
+  return [c(0, 0), c(0, 1), c(0, 2), c(1, 1), c(1, 2), c(2, 2)];
+}
+
+/** A scene on the GPU: geometry (64 B per Gaussian) and SH as f16 (K·3·2 B per Gaussian). */
+export class GpuScene {
+  readonly count: number;
+  readonly kind: GaussianScene['kind'];
+  readonly shDegree: number;
+  readonly shDegreeT: number;
+  readonly shCoeffs: number;
+  readonly duration: number;
+  readonly geometry: GPUBuffer;
+  readonly sh: GPUBuffer;
+  readonly bytes: number;
+
+  constructor(device: GPUDevice, scene: GaussianScene) {
+    this.count = scene.count;
+    this.kind = scene.kind;
+    this.shDegree = scene.shDegree;
+    this.shDegreeT = scene.kind === 'yang4d' ? scene.shDegreeT : 0;
+    this.shCoeffs = shCoefficients(scene);
+    this.duration = scene.timeRange ? scene.timeRange[1] - scene.timeRange[0] : 1;
+    const geometryBytes = Math.max(16, scene.count * GEOMETRY_FLOATS * 4);
+    const shWords = Math.ceil((scene.count * this.shCoeffs * 3) / 2) + 1;
+    const limit = device.limits.maxStorageBufferBindingSize;
+    for (const [what, bytes] of [['geometry', geometryBytes], ['SH coefficients', shWords * 4]] as const) {
+      if (bytes > limit) {
+        throw new Error(`${scene.count.toLocaleString('en-US')} Gaussians need ${(bytes / 2 ** 20).toFixed(0)} MiB of ${what}; this GPU binds at most ${(limit / 2 ** 20).toFixed(0)} MiB`);
+      }
+    }
+    const geometry = packGeometry(scene);
+    const halves = new Uint16Array(shWords * 2);
+    halves.set(float32ToFloat16(scene.sh));
+    this.geometry = device.createBuffer({ label: 'gaussians', size: geometryBytes, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST });
+    device.queue.writeBuffer(this.geometry, 0, geometry);
+    this.sh = device.createBuffer({ label: 'gaussian SH', size: shWords * 4, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST });
+    device.queue.writeBuffer(this.sh, 0, halves);
+    this.bytes = geometryBytes + shWords * 4;
+  }
+
+  destroy(): void {
+    this.geometry.destroy();
+    this.sh.destroy();
+  }
+}
+
+export interface RenderOptions {
+  /** Highest SH degree evaluated (the scene's degree caps it). */
+  shDegree: number;
+  background: [number, number, number];
+}
+
+const PARAMS_BYTES = 144;
+const READ_RING = 3;
+
+export class GaussianRenderer {
+  /** Splats drawn by the latest frame whose count has come back (a frame or two late). */
+  visible = 0;
+  private scene: GpuScene | null = null;
+  private readonly params: GPUBuffer;
+  private readonly frameUniform: GPUBuffer;
+  private readonly counter: GPUBuffer;
+  private readonly drawArgs: GPUBuffer;
+  private readonly projectPipeline: GPUComputePipeline;
+  private readonly argsPipeline: GPUComputePipeline;
+  private readonly blendPipeline: GPURenderPipeline;
+  private readonly argsBind: GPUBindGroup;
+  private capacity = 0;
+  private splats: GPUBuffer | null = null;
+  private keys: GPUBuffer | null = null;
+  private values: GPUBuffer | null = null;
+  private sorter: RadixSort | null = null;
+  private projectBind: GPUBindGroup | null = null;
+  private blendBind: GPUBindGroup | null = null;
+  private readonly ring: { buffer: GPUBuffer; busy: boolean }[] = [];
+  private pendingRead: { buffer: GPUBuffer; busy: boolean } | null = null;
+  private destroyed = false;
+
+  constructor(
+    private readonly device: GPUDevice,
+    options: { maxCount?: number } = {},
+  ) {
+    this.params = device.createBuffer({ label: 'splat params', size: PARAMS_BYTES, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
+    this.frameUniform = device.createBuffer({ label: 'splat frame', size: 16, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
+    this.counter = device.createBuffer({ label: 'splat count', size: 16, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST });
+    this.drawArgs = device.createBuffer({ label: 'splat draw args', size: 16, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.INDIRECT });
+    this.projectPipeline = computePipeline(device, 'splat project', projectWgsl, 'project');
+    this.argsPipeline = computePipeline(device, 'splat draw args', drawArgsWgsl, 'draw_args_main');
+    this.argsBind = device.createBindGroup({
+      layout: this.argsPipeline.getBindGroupLayout(0),
+      entries: [
+        { binding: 0, resource: { buffer: this.counter } },
+        { binding: 1, resource: { buffer: this.drawArgs } },
+      ],
+    });
+    const module = shaderModule(device, 'splat blend', blendWgsl);
+    this.blendPipeline = device.createRenderPipeline({
+      label: 'splat blend',
+      layout: 'auto',
+      vertex: { module, entryPoint: 'vs' },
+      fragment: {
+        module,
+        entryPoint: 'fs',
+        targets: [{ format: 'rgba8unorm', blend: { color: { srcFactor: 'one', dstFactor: 'one-minus-src-alpha' }, alpha: { srcFactor: 'one', dstFactor: 'one-minus-src-alpha' } } }],
+      },
+      primitive: { topology: 'triangle-list' },
+    });
+    for (let i = 0; i < READ_RING; i++) {
+      this.ring.push({ buffer: device.createBuffer({ label: 'splat count read', size: 4, usage: GPUBufferUsage.COPY_DST | GPUBufferUsage.MAP_READ }), busy: false });
+    }
+    this.reserve(Math.max(1, options.maxCount ?? 1));
+  }
+
+  /** Grows the per-frame buffers to hold `count` survivors (all Gaussians, worst case). */
+  private reserve(count: number): void {
+    if (count <= this.capacity) return;
+    const limit = this.device.limits.maxStorageBufferBindingSize;
+    if (count * 48 > limit) throw new Error(`${count.toLocaleString('en-US')} splats need ${((count * 48) / 2 ** 20).toFixed(0)} MiB of per-frame records; this GPU binds at most ${(limit / 2 ** 20).toFixed(0)} MiB`);
+    const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
+    const splats = this.device.createBuffer({ label: 'splats', size: count * 48, usage });
+    const keys = this.device.createBuffer({ label: 'splat keys', size: count * 4, usage });
+    const values = this.device.createBuffer({ label: 'splat order', size: count * 4, usage });
+    const sorter = new RadixSort(this.device, { maxCount: count });
+    this.releaseFrameBuffers();
+    Object.assign(this, { splats, keys, values, sorter, capacity: count, projectBind: null, blendBind: null });
+  }
+
+  private releaseFrameBuffers(): void {
+    this.splats?.destroy();
+    this.keys?.destroy();
+    this.values?.destroy();
+    this.sorter?.destroy();
+  }
+
+  /** Shows `scene` from the next frame on (the caller owns and destroys it). */
+  setScene(scene: GpuScene): void {
+    this.reserve(Math.max(1, scene.count));
+    this.scene = scene;
+    this.projectBind = null;
+  }
+
+  encode(encoder: GPUCommandEncoder, output: GPUTexture, camera: Camera, t: number, options: RenderOptions, profiler?: GpuProfiler): void {
+    const scene = this.scene;
+    const count = scene?.count ?? 0;
+    this.writeParams(camera, t, options, scene);
+    encoder.clearBuffer(this.counter);
+    if (scene && count > 0) {
+      this.projectBind ??= this.device.createBindGroup({
+        layout: this.projectPipeline.getBindGroupLayout(0),
+        entries: [
+          { binding: 0, resource: { buffer: this.params } },
+          { binding: 1, resource: { buffer: scene.geometry } },
+          { binding: 2, resource: { buffer: scene.sh } },
+          { binding: 3, resource: { buffer: this.splats! } },
+          { binding: 4, resource: { buffer: this.keys! } },
+          { binding: 5, resource: { buffer: this.values! } },
+          { binding: 6, resource: { buffer: this.counter } },
+        ],
+      });
+      const pass = profiler ? profiler.computePass(encoder, 'slice+project') : encoder.beginComputePass({ label: 'slice+project' });
+      pass.setPipeline(this.projectPipeline);
+      pass.setBindGroup(0, this.projectBind);
+      const groups = Math.ceil(count / 256);
+      const x = Math.min(groups, this.device.limits.maxComputeWorkgroupsPerDimension);
+      pass.dispatchWorkgroups(x, Math.ceil(groups / x));
+      pass.end();
+      this.sorter!.encode(encoder, { keys: this.keys!, values: this.values!, countBuffer: this.counter }, profiler);
+    }
+    const args = encoder.beginComputePass({ label: 'splat draw args' });
+    args.setPipeline(this.argsPipeline);
+    args.setBindGroup(0, this.argsBind);
+    args.dispatchWorkgroups(1);
+    args.end();
+
+    this.blendBind ??= this.device.createBindGroup({
+      layout: this.blendPipeline.getBindGroupLayout(0),
+      entries: [
+        { binding: 0, resource: { buffer: this.frameUniform } },
+        { binding: 1, resource: { buffer: this.splats! } },
+        { binding: 2, resource: { buffer: this.values! } },
+      ],
+    });
+    const [r, g, b] = options.background;
+    const timestampWrites = profiler?.timestamps('blend');
+    const pass = encoder.beginRenderPass({
+      label: 'splat blend',
+      colorAttachments: [{ view: output.createView(), loadOp: 'clear', storeOp: 'store', clearValue: [r, g, b, 1] }],
+      ...(timestampWrites ? { timestampWrites } : {}),
+    });
+    pass.setPipeline(this.blendPipeline);
+    pass.setBindGroup(0, this.blendBind);
+    pass.drawIndirect(this.drawArgs, 0);
+    pass.end();
+    this.readVisible(encoder);
+  }
+
+  /** The sorted view depths of the latest frame, farthest first (for tests: reads back). */
+  async readDrawOrder(): Promise<Float32Array> {
+    const { readU32, readF32 } = await import('../../gpu/readback.ts');
+    const n = (await readU32(this.device, this.counter, 0, 1))[0];
+    if (n === 0) return new Float32Array(0);
+    const order = await readU32(this.device, this.values!, 0, n);
+    const splats = await readF32(this.device, this.splats!, 0, n * 12);
+    return Float32Array.from(order, (s) => splats[s * 12 + 11]);
+  }
+
+  private writeParams(camera: Camera, t: number, options: RenderOptions, scene: GpuScene | null): void {
+    const data = new ArrayBuffer(PARAMS_BYTES);
+    const f = new Float32Array(data);
+    const u = new Uint32Array(data);
+    f.set(camera.view, 0);
+    f.set(camera.position, 16);
+    f.set([camera.fx, camera.fy, camera.cx, camera.cy, camera.width, camera.height, camera.tanFovX, camera.tanFovY, t, scene?.duration ?? 1], 20);
+    u.set([scene?.count ?? 0, scene ? KIND_CODE[scene.kind] : 0, Math.max(0, Math.min(options.shDegree, scene?.shDegree ?? 0)), scene?.shDegree ?? 0, scene?.shCoeffs ?? 1, scene?.shDegreeT ?? 0], 30);
+    this.device.queue.writeBuffer(this.params, 0, data);
+    this.device.queue.writeBuffer(this.frameUniform, 0, new Float32Array([camera.width, camera.height, 0, 0]));
+  }
+
+  private readVisible(encoder: GPUCommandEncoder): void {
+    if (this.pendingRead) return;
+    const slot = this.ring.find((s) => !s.busy);
+    if (!slot) return;
+    slot.busy = true;
+    encoder.copyBufferToBuffer(this.counter, 0, slot.buffer, 0, 4);
+    this.pendingRead = slot;
+  }
+
+  /** Call after submitting the frame's encoder: starts the non-blocking read of the visible count. */
+  afterSubmit(): void {
+    const slot = this.pendingRead;
+    this.pendingRead = null;
+    slot?.buffer.mapAsync(GPUMapMode.READ).then(
+      () => {
+        if (this.destroyed) return;
+        this.visible = new Uint32Array(slot.buffer.getMappedRange())[0];
+        slot.buffer.unmap();
+        slot.busy = false;
+      },
+      () => (slot.busy = false),
+    );
+  }
+
+  destroy(): void {
+    this.destroyed = true;
+    this.releaseFrameBuffers();
+    this.params.destroy();
+    this.frameUniform.destroy();
+    this.counter.destroy();
+    this.drawArgs.destroy();
+    for (const s of this.ring) s.buffer.destroy();
+  }
+}
