@@ -68,6 +68,7 @@ export class GaussiansDemo extends DemoElement {
 
   protected async build(device: GPUDevice): Promise<void> {
     this.renderer = new GaussianRenderer(device, { maxCount: 1 });
+    this.renderer.onVisible = (count) => (this.stats.visible = count);
     this.controls ??= new OrbitControls(this.canvas, this.pose, (pose) => {
       this.pose = pose;
       this.renderOnce();
@@ -139,7 +140,6 @@ export class GaussiansDemo extends DemoElement {
     const renderer = this.renderer!;
     renderer.encode(encoder, output, camera, this.time, { shDegree: this.shDegree, background: [0.04, 0.05, 0.07] }, frame.profiler);
     frame.afterSubmit(() => renderer.afterSubmit());
-    this.stats.visible = this.renderer!.visible;
     this.stats.t = Number(this.time.toFixed(3));
   }
 

@@ -158,6 +158,8 @@ const READ_RING = 3;
 export class GaussianRenderer {
   /** Splats drawn by the latest frame whose count has come back (a frame or two late). */
   visible = 0;
+  /** Called when a new visible count arrives. */
+  onVisible: ((count: number) => void) | null = null;
   private scene: GpuScene | null = null;
   private readonly params: GPUBuffer;
   private readonly frameUniform: GPUBuffer;
@@ -337,6 +339,7 @@ export class GaussianRenderer {
         this.visible = new Uint32Array(slot.buffer.getMappedRange())[0];
         slot.buffer.unmap();
         slot.busy = false;
+        this.onVisible?.(this.visible);
       },
       () => (slot.busy = false),
     );
