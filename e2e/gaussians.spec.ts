@@ -135,3 +135,32 @@ test('a valid static .ply replaces the scene; count follows the file @phone', as
   const shot = await snapshotPng(page);
   expect(shot.distinct).toBeGreaterThan(20);
 });
+
+test('export: the 4D .ply round-trips; the static .ply baked at t opens in the player', async ({ page }) => {
+  await openDemo(page, '#/gaussians?seed=1&t=1&frames=2&size=120x90');
+  const result = await page.evaluate(async () => {
+    const demo = document.querySelector('[data-demo]') as unknown as Demo & { exportScene(f: string): Promise<Uint8Array> };
+    const count = demo.stats.count;
+    const fourD = await demo.exportScene('4d-ply');
+    const baked = await demo.exportScene('static-ply');
+    await demo.open(new File([fourD as BlobPart], 'scene-4d.ply'));
+    const reopened = demo.stats.count;
+    await demo.open(new File([baked as BlobPart], 'scene-t1.ply'));
+    return { count, reopened, bakedCount: demo.stats.count, header: new TextDecoder().decode(baked.slice(0, 200)) };
+  });
+  expect(result.reopened).toBe(result.count);
+  expect(result.bakedCount).toBeGreaterThan(1000);
+  expect(result.bakedCount).toBeLessThan(result.count);
+  expect(result.header).toContain('property float f_dc_0');
+});
+
+test('#/gaussians?url= opens a scene from an http URL', async ({ page }) => {
+  const props = ['x', 'y', 'z', 'f_dc_0', 'f_dc_1', 'f_dc_2', 'opacity', 'scale_0', 'scale_1', 'scale_2', 'rot_0', 'rot_1', 'rot_2', 'rot_3'];
+  const n = 64;
+  const head = Buffer.from(`ply\nformat binary_little_endian 1.0\nelement vertex ${n}\n${props.map((p) => `property float ${p}\n`).join('')}end_header\n`);
+  const body = Buffer.alloc(n * 14 * 4);
+  for (let i = 0; i < n; i++) [i / n - 0.5, 0, 0, 1, 1, 1, 3, -3, -3, -3, 1, 0, 0, 0].forEach((v, k) => body.writeFloatLE(v, (i * 14 + k) * 4));
+  await page.route('**/assets-test/line.ply', (route) => route.fulfill({ body: Buffer.concat([head, body]), contentType: 'application/octet-stream' }));
+  await openDemo(page, '#/gaussians?seed=1&t=1&frames=2&size=80x60&url=assets-test/line.ply');
+  await expect.poll(() => page.evaluate(() => (document.querySelector('[data-demo]') as unknown as Demo).stats.count)).toBe(64);
+});

@@ -83,6 +83,7 @@ export abstract class DemoElement extends LitElement {
   private resolveReady!: () => void;
   private rejectReady!: (e: Error) => void;
   private firstReady = false;
+  private urlOpened = false;
   /** Whether demo-ready was sent for the current build. */
   private announced = false;
   private rafHandle = 0;
@@ -303,6 +304,12 @@ export abstract class DemoElement extends LitElement {
       }
       this.built = true;
       this.announced = false;
+      // `?url=` opens an asset once, after the default content is up.
+      const url = this.params.all.get('url');
+      if (url && !this.urlOpened) {
+        this.urlOpened = true;
+        queueMicrotask(() => void this.open(url).catch(() => undefined));
+      }
       this.stats = { ...this.stats, frames: 0 };
       this.status = 'Running';
       this.lastFrameTime = 0;

@@ -47,6 +47,11 @@ export interface DecodeApi {
    * cannot tell and prefixes error messages. The scene's typed arrays are transferred back.
    */
   decodeScene(bytes: ArrayBuffer, name: string, onProgress?: ProgressFn): GaussianScene;
+  /**
+   * Writes a scene as a file: '4d-ply' is the suite's documented 4D layout (any kind),
+   * 'static-ply' a standard INRIA 3DGS .ply baked at time `t` (readable by other viewers).
+   */
+  exportScene(scene: GaussianScene, format: '4d-ply' | 'static-ply', t: number): Uint8Array;
 
   /** Test hook: busy-loops for `ms` like a synchronous decoder, reporting progress; returns the loop count. */
   'selfTest.spin'(ms: number, onProgress?: ProgressFn): number;

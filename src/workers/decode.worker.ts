@@ -6,6 +6,7 @@
 import * as Comlink from 'comlink';
 import { sceneBuffers, type GaussianScene } from '../formats/gaussian-scene.ts';
 import { decodeGaussianScene } from '../formats/scene-loader.ts';
+import { bakeStaticAt, writeGaussian4dPly, writeInriaPly } from '../formats/gaussian4d-ply.ts';
 import { FILE_KIND_LABELS, IMAGE_KINDS, imageDimensions, sniffFile } from '../formats/sniff.ts';
 import type { DecodeApi, DecodedImage, ProgressFn } from './decode-api.ts';
 
@@ -159,6 +160,11 @@ function decodeScene(bytes: ArrayBuffer, name: string, onProgress?: ProgressFn):
   }
 }
 
+function exportScene(scene: GaussianScene, format: '4d-ply' | 'static-ply', t: number): Uint8Array {
+  const bytes = format === '4d-ply' ? writeGaussian4dPly(scene) : writeInriaPly(bakeStaticAt(scene, t));
+  return Comlink.transfer(bytes, [bytes.buffer as ArrayBuffer]);
+}
+
 function spin(ms: number, onProgress?: ProgressFn): number {
   const progress = progressReporter(onProgress, 10);
   try {
@@ -183,6 +189,7 @@ const api: DecodeApi = {
   sniff,
   decodeImage,
   decodeScene,
+  exportScene,
   'selfTest.spin': spin,
   'selfTest.fail': fail,
 };

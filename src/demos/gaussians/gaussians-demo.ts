@@ -200,10 +200,31 @@ export class GaussiansDemo extends DemoElement {
           ${[0, 1, 2, 3].map((d) => html`<option value=${d} ?selected=${d === this.shDegree}>${d}</option>`)}
         </select></label>
         <button class="reset" @click=${() => this.controls?.reset()}>Reset camera</button>
+        ${info && info.kind !== 'static' ? html`<button class="export-4d" @click=${() => this.exportScene('4d-ply')}>Export 4D .ply</button>` : nothing}
+        ${info ? html`<button class="export-static" @click=${() => this.exportScene('static-ply')}>Export 3DGS .ply${range ? ' at t' : ''}</button>` : nothing}
       </div>
       ${info ? html`<p class="scene-info">${info.label}</p>` : nothing}
       <div class="demo-stage">${this.canvas}</div>
     `;
+  }
+
+  /** Writes the scene in a worker and downloads it: our 4D layout, or static 3DGS baked at the current t. */
+  async exportScene(format: '4d-ply' | 'static-ply'): Promise<Uint8Array> {
+    const scene = this.cpuScene;
+    if (!scene) throw new Error('No scene to export');
+    const t = this.time;
+    this.progress = { fraction: null, label: format === '4d-ply' ? 'Writing the 4D .ply' : `Baking the scene at t = ${t.toFixed(2)}` };
+    try {
+      const bytes = await decodePool().run('exportScene', [scene, format, t]);
+      const name = format === '4d-ply' ? 'scene-4d.ply' : `scene-t${t.toFixed(2)}.ply`;
+      const url = URL.createObjectURL(new Blob([bytes as BlobPart], { type: 'application/octet-stream' }));
+      const a = Object.assign(document.createElement('a'), { href: url, download: name });
+      a.click();
+      setTimeout(() => URL.revokeObjectURL(url), 10_000);
+      return bytes;
+    } finally {
+      this.progress = null;
+    }
   }
 
   private togglePlay(): void {
