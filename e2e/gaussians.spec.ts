@@ -146,7 +146,7 @@ test('export: the 4D .ply round-trips; the static .ply baked at t opens in the p
     await demo.open(new File([fourD as BlobPart], 'scene-4d.ply'));
     const reopened = demo.stats.count;
     await demo.open(new File([baked as BlobPart], 'scene-t1.ply'));
-    return { count, reopened, bakedCount: demo.stats.count, header: new TextDecoder().decode(baked.slice(0, 200)) };
+    return { count: count as number, reopened: reopened as number, bakedCount: demo.stats.count as number, header: new TextDecoder().decode(baked.slice(0, 200)) };
   });
   expect(result.reopened).toBe(result.count);
   expect(result.bakedCount).toBeGreaterThan(1000);

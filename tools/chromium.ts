@@ -28,6 +28,9 @@ export function chromiumArgs(): string[] {
     '--disable-sync',
     '--no-first-run',
     '--disable-quic',
+    // Tests measure page memory after a forced collection.
+    '--js-flags=--expose-gc',
+    '--enable-precise-memory-info',
   ];
   if (process.env.GPU === '1') return [...base, '--ignore-gpu-blocklist', '--use-angle=vulkan'];
   return [...base, '--use-webgpu-adapter=swiftshader', '--use-angle=swiftshader', '--use-vulkan=swiftshader'];

@@ -2,6 +2,7 @@ import { ContextProvider } from '@lit/context';
 import { LitElement, html, nothing, type TemplateResult } from 'lit';
 import { FILE_KIND_LABELS, SNIFF_BYTES, sniffFile } from '../formats/sniff.ts';
 import { GpuContext } from '../gpu/device.ts';
+import { liveWorkers } from '../workers/pool.ts';
 import type { DemoElement } from '../ui/demo-base.ts';
 import { gpuContext } from '../ui/gpu-context.ts';
 import { parseRunParams, routeOf } from '../ui/params.ts';
@@ -59,6 +60,11 @@ export class SuiteApp extends LitElement {
     window.removeEventListener('hashchange', this.onHash);
     window.removeEventListener('dragover', this.onDragOver);
     window.removeEventListener('drop', this.onDrop);
+  }
+
+  /** Workers alive in the page (all pools), for diagnostics and hygiene tests. */
+  get liveWorkers(): number {
+    return liveWorkers.count;
   }
 
   /** The mounted demo element, if the route has one. */

@@ -28,7 +28,12 @@ export interface WorkerPoolOptions {
   factory?: () => Worker;
   /** Name used in error messages. */
   name?: string;
+  /** An idle worker is terminated after this long (ms), so no worker outlives its use; default 5000. */
+  idleTimeoutMs?: number;
 }
+
+/** Workers alive in this page across every pool (tests check nothing is left running). */
+export const liveWorkers = { count: 0 };
 
 /** A job failed inside the worker, or the worker died under it. */
 export class WorkerJobError extends Error {
@@ -65,6 +70,7 @@ interface Job {
 }
 
 interface Slot {
+  idleTimer?: ReturnType<typeof setTimeout>;
   worker: Worker;
   remote: Comlink.Remote<Record<string, (...args: unknown[]) => unknown>>;
   job: Job | null;
@@ -74,6 +80,7 @@ export class WorkerPool<Api extends object = DecodeApi> {
   readonly size: number;
   readonly name: string;
   private readonly factory: () => Worker;
+  private readonly idleTimeoutMs: number;
   private readonly slots: Slot[] = [];
   private readonly queue: Job[] = [];
   private isDestroyed = false;
@@ -84,6 +91,7 @@ export class WorkerPool<Api extends object = DecodeApi> {
     this.size = size;
     this.factory = options.factory ?? createDecodeWorker;
     this.name = options.name ?? 'decode worker';
+    this.idleTimeoutMs = options.idleTimeoutMs ?? 5000;
   }
 
   /** Workers alive now (started and not terminated). */
@@ -140,7 +148,7 @@ export class WorkerPool<Api extends object = DecodeApi> {
     if (this.isDestroyed) return;
     this.isDestroyed = true;
     const jobs = [...this.slots.flatMap((s) => (s.job ? [s.job] : [])), ...this.queue.splice(0)];
-    for (const slot of this.slots.splice(0)) slot.worker.terminate();
+    for (const slot of [...this.slots]) this.remove(slot);
     for (const job of jobs) this.settle(job, null, new WorkerJobError(job.method, `${job.method}: the ${this.name} pool was destroyed before the job finished`));
   }
 
@@ -169,6 +177,7 @@ export class WorkerPool<Api extends object = DecodeApi> {
       return null;
     }
     const slot: Slot = { worker, remote: Comlink.wrap(worker), job: null };
+    liveWorkers.count++;
     worker.addEventListener('error', (event) => {
       // Uncaught errors and failed script loads: treat the worker as dead.
       event.preventDefault();
@@ -183,6 +192,7 @@ export class WorkerPool<Api extends object = DecodeApi> {
   }
 
   private start(slot: Slot, job: Job): void {
+    clearTimeout(slot.idleTimer);
     slot.job = job;
     const { onProgress, transfer } = job.options as RunOptions<(onProgress?: ProgressFn) => void>;
     const args = job.args;
@@ -227,6 +237,10 @@ export class WorkerPool<Api extends object = DecodeApi> {
     if (slot.job === job) slot.job = null;
     this.settle(job, ok, error);
     this.pump();
+    if (!slot.job && this.slots.includes(slot)) {
+      clearTimeout(slot.idleTimer);
+      slot.idleTimer = setTimeout(() => !slot.job && this.remove(slot), this.idleTimeoutMs);
+    }
   }
 
   /** The worker is unusable: terminate it, reject its job, start queued work on a fresh one. */
@@ -256,7 +270,9 @@ export class WorkerPool<Api extends object = DecodeApi> {
     const i = this.slots.indexOf(slot);
     if (i < 0) return false;
     this.slots.splice(i, 1);
+    clearTimeout(slot.idleTimer);
     slot.worker.terminate();
+    liveWorkers.count--;
     return true;
   }
 

@@ -4,7 +4,7 @@
  * crashes, queueing, destroy().
  */
 import { afterAll, describe, expect, test } from 'vitest';
-import { createDecodeWorker, WorkerJobError, WorkerPool } from '../../src/workers/pool.ts';
+import { createDecodeWorker, liveWorkers, WorkerJobError, WorkerPool } from '../../src/workers/pool.ts';
 
 const pool = new WorkerPool({ size: 2 });
 const extraPools: WorkerPool[] = [];
@@ -240,4 +240,18 @@ describe('WorkerPool: dying workers', () => {
     expect(error.message).toMatch(/^sniff: .*crashed/);
     expect(p.live).toBe(0);
   });
+});
+
+test('idle workers are terminated after the idle timeout, and counted page-wide', async () => {
+  const before = liveWorkers.count;
+  const idle = new WorkerPool({ size: 2, idleTimeoutMs: 50 });
+  await Promise.all([idle.run('selfTest.spin', [5]), idle.run('selfTest.spin', [5])]);
+  expect(idle.live).toBe(2);
+  expect(liveWorkers.count).toBe(before + 2);
+  await new Promise((r) => setTimeout(r, 300));
+  expect(idle.live).toBe(0);
+  expect(liveWorkers.count).toBe(before);
+  await expect(idle.run('selfTest.spin', [1])).resolves.toBeGreaterThan(0);
+  idle.destroy();
+  expect(liveWorkers.count).toBe(before);
 });

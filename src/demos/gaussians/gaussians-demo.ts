@@ -12,6 +12,9 @@ import { framingPose } from './framing.ts';
 
 const SPEEDS = [0.25, 0.5, 1, 2];
 
+/** The last generated default scene: revisiting the route does not regenerate it. */
+let defaultScene: { seed: number; scene: GaussianScene } | null = null;
+
 /**
  * The 4D Gaussian player: opens static 3DGS and 4D (Yang, rotor) scenes, slices them at
  * time t, sorts on the GPU and blends every frame. Automation: `setTime`, `setCamera`,
@@ -73,6 +76,11 @@ export class GaussiansDemo extends DemoElement {
       this.pose = pose;
       this.renderOnce();
     });
+    if (!this.cpuScene && defaultScene?.seed === this.params.seed) {
+      this.cpuScene = defaultScene.scene;
+      this.setCamera(this.params.all.has('camera') ? this.cameraFromParams() : DEFAULT_CAMERA);
+      this.controls.set(this.pose, false, true);
+    }
     if (!this.cpuScene) {
       this.progress = { fraction: 0, label: 'Generating the default scene' };
       this.scenePool ??= new WorkerPool<SceneWorkerApi>({
@@ -85,6 +93,7 @@ export class GaussiansDemo extends DemoElement {
       });
       this.progress = null;
       this.cpuScene = scene;
+      defaultScene = { seed: this.params.seed, scene };
       this.setCamera(this.params.all.has('camera') ? this.cameraFromParams() : DEFAULT_CAMERA);
       this.controls.set(this.pose, false, true);
     }
