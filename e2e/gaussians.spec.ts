@@ -164,3 +164,41 @@ test('#/gaussians?url= opens a scene from an http URL', async ({ page }) => {
   await openDemo(page, '#/gaussians?seed=1&t=1&frames=2&size=80x60&url=assets-test/line.ply');
   await expect.poll(() => page.evaluate(() => (document.querySelector('[data-demo]') as unknown as Demo).stats.count)).toBe(64);
 });
+
+test('phone: canvas sized for the device pixel ratio with a cap; touch orbit and pinch move the camera @phone-only', async ({ page }) => {
+  await openDemo(page, '#/gaussians?seed=1&t=1');
+  const sizes = await page.evaluate(() => {
+    const c = document.querySelector('[data-demo] canvas') as HTMLCanvasElement;
+    return { css: c.clientWidth, px: c.width, dpr: devicePixelRatio };
+  });
+  expect(sizes.dpr).toBe(3);
+  expect(sizes.px).toBe(Math.round(sizes.css * 2));
+  const cameraAfter = async (gesture: 'drag' | 'pinch') => {
+    await page.evaluate((kind) => {
+      const c = document.querySelector('[data-demo] canvas') as HTMLCanvasElement;
+      const r = c.getBoundingClientRect();
+      const at = (id: number, x: number, y: number, type: string) =>
+        c.dispatchEvent(new PointerEvent(type, { pointerId: id, pointerType: 'touch', clientX: r.left + x, clientY: r.top + y, bubbles: true, isPrimary: id === 1 }));
+      if (kind === 'drag') {
+        at(1, 100, 100, 'pointerdown');
+        at(1, 160, 110, 'pointermove');
+        at(1, 160, 110, 'pointerup');
+      } else {
+        at(1, 100, 100, 'pointerdown');
+        at(2, 200, 100, 'pointerdown');
+        at(2, 260, 100, 'pointermove');
+        at(1, 40, 100, 'pointermove');
+        at(1, 40, 100, 'pointerup');
+        at(2, 260, 100, 'pointerup');
+      }
+    }, gesture);
+    await page.waitForTimeout(100);
+    return (await snapshotPng(page)).png;
+  };
+  const start = (await snapshotPng(page)).png;
+  const dragged = await cameraAfter('drag');
+  expect(dragged.equals(start)).toBe(false);
+  const pinched = await cameraAfter('pinch');
+  expect(pinched.equals(dragged)).toBe(false);
+  await expect(page.locator('gaussians-demo button.play')).toBeInViewport();
+});
