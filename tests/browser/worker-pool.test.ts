@@ -255,3 +255,39 @@ test('idle workers are terminated after the idle timeout, and counted page-wide'
   idle.destroy();
   expect(liveWorkers.count).toBe(before);
 });
+
+test('decodeImage under fuzzing: random bytes and mutated PNGs decode or fail with a clear error', async () => {
+  const fc = await import('fast-check');
+  const canvas = new OffscreenCanvas(24, 16);
+  canvas.getContext('2d')!.fillRect(2, 2, 10, 8);
+  const png = new Uint8Array(await (await canvas.convertToBlob({ type: 'image/png' })).arrayBuffer());
+  const fuzz = new WorkerPool({ size: 1 });
+  try {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.oneof(
+          fc.uint8Array({ maxLength: 256 }),
+          fc.tuple(fc.integer({ min: 0, max: png.length - 1 }), fc.integer({ min: 0, max: 255 }), fc.integer({ min: 8, max: png.length })).map(([at, byte, cut]) => {
+            const m = png.slice(0, cut);
+            if (at < m.length) m[at] = byte;
+            return m;
+          }),
+        ),
+        async (bytes) => {
+          const started = performance.now();
+          try {
+            const image = await fuzz.run('decodeImage', [new Blob([bytes as BlobPart]), 1 << 20]);
+            expect(image.pixels.length).toBe(image.width * image.height * 4);
+          } catch (e) {
+            expect(e).toBeInstanceOf(WorkerJobError);
+            expect((e as Error).message).toMatch(/^decodeImage: .{10,}/);
+          }
+          expect(performance.now() - started).toBeLessThan(5000);
+        },
+      ),
+      { numRuns: 40, seed: 7 },
+    );
+  } finally {
+    fuzz.destroy();
+  }
+});
