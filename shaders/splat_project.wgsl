@@ -30,13 +30,15 @@ struct Params {
 @group(0) @binding(3) var<storage, read_write> splats: array<vec4f>;   // 3 vec4 per survivor
 @group(0) @binding(4) var<storage, read_write> keys: array<u32>;
 @group(0) @binding(5) var<storage, read_write> values: array<u32>;
+// counter[0]: splats drawn this frame, counter[1]: Gaussians alive at t (both start at 0).
 @group(0) @binding(6) var<storage, read_write> counter: array<atomic<u32>>;
+@group(0) @binding(7) var<storage, read_write> alive: array<u32>;
 
 const SH_C0 = 0.28209479177387814;
 const SH_C1 = 0.4886025119029199;
 const SH_C2 = array<f32, 5>(1.0925484305920792, -1.0925484305920792, 0.31539156525252005, -1.0925484305920792, 0.5462742152960396);
 const SH_C3 = array<f32, 7>(-0.5900435899266435, 2.890611442640554, -0.4570457994644658, 0.3731763325901154, -0.4570457994644658, 1.445305721320277, -0.5900435899266435);
-const YANG_CULL = 0.05;
+const YANG_Q_CULL = 2.995732273553991; // ln(1 / 0.05)
 const ROTOR_CULL = 16.0;
 const PI = 3.141592653589793;
 
@@ -71,20 +73,37 @@ fn eval_sh(i: u32, offset: u32, degree: u32, d: vec3f) -> vec3f {
   return c;
 }
 
+// Two passes, because a software GPU (SwiftShader) pays for the whole projection body
+// even in lanes that return early: `cull` keeps the Gaussians alive at t (Yang: marginal
+// > 0.05; rotor: ½Δt²/Σtt < 16; static: all) in a compact list, and `project` then runs
+// only over that list (its size is read on the GPU for an indirect dispatch).
+
 @compute @workgroup_size(256)
-fn project(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
+fn cull(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
   let i = gid.x + gid.y * groups.x * 256u;
   if (i >= params.count) { return; }
-  // 4D: most Gaussians are not alive at t; decide that from μt and Σtt before loading the rest.
-  let g1 = gaussians[i * 4u + 1u];
-  var g3 = vec4f(0.0);
   if (params.kind != 0u) {
-    g3 = gaussians[i * 4u + 3u];
-    let q = 0.5 * (params.time - g1.x) * (params.time - g1.x) / g3.z;
-    if ((params.kind == 1u && exp(-q) <= YANG_CULL) || (params.kind == 2u && q >= ROTOR_CULL)) { return; }
+    let mu_t = gaussians[i * 4u + 1u].x;
+    let tt = gaussians[i * 4u + 3u].z;
+    let q = 0.5 * (params.time - mu_t) * (params.time - mu_t) / tt;
+    // exp(−q) ≤ 0.05 ⇔ q ≥ ln 20: a threshold on q, no exp per culled Gaussian.
+    if (q >= select(ROTOR_CULL, YANG_Q_CULL, params.kind == 1u)) { return; }
   }
+  alive[atomicAdd(&counter[1], 1u)] = i;
+}
+
+@compute @workgroup_size(256)
+fn project(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
+  let j = gid.x + gid.y * groups.x * 256u;
+  if (j >= atomicLoad(&counter[1])) { return; }
+  project_one(alive[j]);
+}
+
+fn project_one(i: u32) {
   let g0 = gaussians[i * 4u];
+  let g1 = gaussians[i * 4u + 1u];
   let g2 = gaussians[i * 4u + 2u];
+  let g3 = gaussians[i * 4u + 3u];
   let origin = g0.xyz;
   var mean = origin;
   var opacity = g0.w;

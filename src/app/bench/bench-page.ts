@@ -3,10 +3,11 @@ import { LitElement, html, nothing } from 'lit';
 import { gpuContext } from '../../ui/gpu-context.ts';
 import '../../ui/progress-bar.ts';
 import { ratioOf, toMarkdown, type BenchReport, type BenchSuite } from './harness.ts';
+import { gaussiansBench } from './gaussians-bench.ts';
 import { sortBench } from './sort-bench.ts';
 
 /** Every benchmark suite; `npm run bench` runs the same list headless. */
-export const SUITES: BenchSuite[] = [sortBench];
+export const SUITES: BenchSuite[] = [sortBench, gaussiansBench];
 
 /**
  * #/bench: runs the suite's benchmarks on this browser and GPU, ours beside the peers,

@@ -12,10 +12,10 @@ export const sortBench: BenchSuite = {
   title: 'GPU radix sort vs typed-array sort',
   async run(ctx: BenchContext): Promise<BenchRow[]> {
     const rows: BenchRow[] = [];
-    const sizes = [1 << 20, 1 << 22];
+    const sizes = [1 << 16, 1 << 18, 1 << 20, 1 << 22];
     for (const [i, n] of sizes.entries()) {
       const label = `2^${Math.log2(n)} pairs`;
-      const reps = n > 1 << 20 ? 3 : 5;
+      const reps = n > 1 << 20 ? 3 : n > 1 << 18 ? 5 : 9;
       const keys = new Uint32Array(n);
       let s = 12345;
       for (let k = 0; k < n; k++) {

@@ -19,8 +19,8 @@ import type { CameraPose } from '../../ui/orbit-controls.ts';
 
 /** Floats of geometry per Gaussian on the GPU (position, opacity, covariance, μt). */
 export const GEOMETRY_FLOATS = 16;
-/** Bytes per survivor of a frame: splat record (48), key, value, sort scratch (8 + 8). */
-export const FRAME_BYTES_PER_SPLAT = 48 + 8 + 8;
+/** Per-frame bytes per Gaussian: splat record (48), key and value (8), alive index (4), sort scratch (~10). */
+export const FRAME_BYTES_PER_SPLAT = 48 + 8 + 4 + 10;
 
 const KIND_CODE = { static: 0, yang4d: 1, rotor4d: 2 } as const;
 
@@ -165,16 +165,22 @@ export class GaussianRenderer {
   private readonly frameUniform: GPUBuffer;
   private readonly counter: GPUBuffer;
   private readonly drawArgs: GPUBuffer;
+  private readonly cullPipeline: GPUComputePipeline;
   private readonly projectPipeline: GPUComputePipeline;
   private readonly argsPipeline: GPUComputePipeline;
+  private readonly projectArgsPipeline: GPUComputePipeline;
+  private readonly projectArgs: GPUBuffer;
+  private readonly projectArgsBind: GPUBindGroup;
   private readonly blendPipeline: GPURenderPipeline;
   private readonly argsBind: GPUBindGroup;
   private capacity = 0;
   private splats: GPUBuffer | null = null;
   private keys: GPUBuffer | null = null;
   private values: GPUBuffer | null = null;
+  private alive: GPUBuffer | null = null;
   private sorter: RadixSort | null = null;
   private projectBind: GPUBindGroup | null = null;
+  private cullBind: GPUBindGroup | null = null;
   private blendBind: GPUBindGroup | null = null;
   private readonly ring: { buffer: GPUBuffer; busy: boolean }[] = [];
   private pendingRead: { buffer: GPUBuffer; busy: boolean } | null = null;
@@ -188,8 +194,18 @@ export class GaussianRenderer {
     this.frameUniform = device.createBuffer({ label: 'splat frame', size: 16, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
     this.counter = device.createBuffer({ label: 'splat count', size: 16, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST });
     this.drawArgs = device.createBuffer({ label: 'splat draw args', size: 16, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.INDIRECT });
+    this.cullPipeline = computePipeline(device, 'splat project', projectWgsl, 'cull');
     this.projectPipeline = computePipeline(device, 'splat project', projectWgsl, 'project');
     this.argsPipeline = computePipeline(device, 'splat draw args', drawArgsWgsl, 'draw_args_main');
+    this.projectArgsPipeline = computePipeline(device, 'splat draw args', drawArgsWgsl, 'project_args_main');
+    this.projectArgs = device.createBuffer({ label: 'splat project args', size: 12, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.INDIRECT });
+    this.projectArgsBind = device.createBindGroup({
+      layout: this.projectArgsPipeline.getBindGroupLayout(0),
+      entries: [
+        { binding: 0, resource: { buffer: this.counter } },
+        { binding: 1, resource: { buffer: this.projectArgs } },
+      ],
+    });
     this.argsBind = device.createBindGroup({
       layout: this.argsPipeline.getBindGroupLayout(0),
       entries: [
@@ -224,15 +240,17 @@ export class GaussianRenderer {
     const splats = this.device.createBuffer({ label: 'splats', size: count * 48, usage });
     const keys = this.device.createBuffer({ label: 'splat keys', size: count * 4, usage });
     const values = this.device.createBuffer({ label: 'splat order', size: count * 4, usage });
+    const alive = this.device.createBuffer({ label: 'gaussians alive at t', size: count * 4, usage: GPUBufferUsage.STORAGE });
     const sorter = new RadixSort(this.device, { maxCount: count });
     this.releaseFrameBuffers();
-    Object.assign(this, { splats, keys, values, sorter, capacity: count, projectBind: null, blendBind: null });
+    Object.assign(this, { splats, keys, values, alive, sorter, capacity: count, projectBind: null, cullBind: null, blendBind: null });
   }
 
   private releaseFrameBuffers(): void {
     this.splats?.destroy();
     this.keys?.destroy();
     this.values?.destroy();
+    this.alive?.destroy();
     this.sorter?.destroy();
   }
 
@@ -241,6 +259,7 @@ export class GaussianRenderer {
     this.reserve(Math.max(1, scene.count));
     this.scene = scene;
     this.projectBind = null;
+    this.cullBind = null;
   }
 
   encode(encoder: GPUCommandEncoder, output: GPUTexture, camera: Camera, t: number, options: RenderOptions, profiler?: GpuProfiler): void {
@@ -249,24 +268,23 @@ export class GaussianRenderer {
     this.writeParams(camera, t, options, scene);
     encoder.clearBuffer(this.counter);
     if (scene && count > 0) {
-      this.projectBind ??= this.device.createBindGroup({
-        layout: this.projectPipeline.getBindGroupLayout(0),
-        entries: [
-          { binding: 0, resource: { buffer: this.params } },
-          { binding: 1, resource: { buffer: scene.geometry } },
-          { binding: 2, resource: { buffer: scene.sh } },
-          { binding: 3, resource: { buffer: this.splats! } },
-          { binding: 4, resource: { buffer: this.keys! } },
-          { binding: 5, resource: { buffer: this.values! } },
-          { binding: 6, resource: { buffer: this.counter } },
-        ],
-      });
+      const resources = [this.params, scene.geometry, scene.sh, this.splats!, this.keys!, this.values!, this.counter, this.alive!];
+      const bind = (pipeline: GPUComputePipeline, bindings: number[]) =>
+        this.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries: bindings.map((b) => ({ binding: b, resource: { buffer: resources[b] } })) });
+      this.cullBind ??= bind(this.cullPipeline, [0, 1, 6, 7]);
+      this.projectBind ??= bind(this.projectPipeline, [0, 1, 2, 3, 4, 5, 6, 7]);
       const pass = profiler ? profiler.computePass(encoder, 'slice+project') : encoder.beginComputePass({ label: 'slice+project' });
-      pass.setPipeline(this.projectPipeline);
-      pass.setBindGroup(0, this.projectBind);
+      pass.setPipeline(this.cullPipeline);
+      pass.setBindGroup(0, this.cullBind);
       const groups = Math.ceil(count / 256);
       const x = Math.min(groups, this.device.limits.maxComputeWorkgroupsPerDimension);
       pass.dispatchWorkgroups(x, Math.ceil(groups / x));
+      pass.setPipeline(this.projectArgsPipeline);
+      pass.setBindGroup(0, this.projectArgsBind);
+      pass.dispatchWorkgroups(1);
+      pass.setPipeline(this.projectPipeline);
+      pass.setBindGroup(0, this.projectBind);
+      pass.dispatchWorkgroupsIndirect(this.projectArgs, 0);
       pass.end();
       this.sorter!.encode(encoder, { keys: this.keys!, values: this.values!, countBuffer: this.counter }, profiler);
     }
@@ -352,6 +370,7 @@ export class GaussianRenderer {
     this.frameUniform.destroy();
     this.counter.destroy();
     this.drawArgs.destroy();
+    this.projectArgs.destroy();
     for (const s of this.ring) s.buffer.destroy();
   }
 }
