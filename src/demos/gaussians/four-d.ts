@@ -5,19 +5,14 @@
  * at x + v·(t − μt) with opacity × exp(−½(t − μt)²/σt²). Σ is then factored the way the
  * official code stores it: Σ = A·diag(s²)·Aᵀ with A = flip(M_l(q_l)·M_r(q_r)).
  */
+import { yangRotation4 } from '../../formats/gaussian4d-ply.ts';
 
 export type Mat4 = number[][];
 
-/** Yang's A (rows), from normalised left (a,b,c,d) and right (p,q,r,s) quaternions (4dgs.md §1A). */
+/** Yang's A as rows, from left (a,b,c,d) and right (p,q,r,s) quaternions (normalised here). */
 export function yangRotation(ql: ArrayLike<number>, qr: ArrayLike<number>): Mat4 {
-  const [a, b, c, d] = normalise4(ql);
-  const [p, q, r, s] = normalise4(qr);
-  return [
-    [a * p - b * q - c * r + d * s, a * q + b * p + c * s + d * r, -a * r + b * s - c * p + d * q, -a * s - b * r + c * q + d * p],
-    [-a * q - b * p + c * s + d * r, a * p - b * q + c * r - d * s, a * s + b * r + c * q + d * p, -a * r + b * s + c * p - d * q],
-    [a * r + b * s + c * p + d * q, -a * s + b * r + c * q - d * p, a * p + b * q - c * r - d * s, -a * q + b * p - c * s + d * r],
-    [a * s - b * r + c * q - d * p, a * r + b * s - c * p - d * q, a * q - b * p - c * s + d * r, a * p + b * q + c * r + d * s],
-  ];
+  const flat = yangRotation4(ql, qr);
+  return [0, 1, 2, 3].map((r) => Array.from(flat.subarray(r * 4, r * 4 + 4)));
 }
 
 function normalise4(v: ArrayLike<number>): [number, number, number, number] {
