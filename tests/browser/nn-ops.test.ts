@@ -1,8 +1,13 @@
 import { expect } from 'vitest';
-import { Conv2d, type ConvImpl } from '../../src/nn/ops/conv2d.ts';
+import { Conv2d, hasF16, type ConvImpl } from '../../src/nn/ops/conv2d.ts';
+import { ConvTranspose2d } from '../../src/nn/ops/conv-transpose2d.ts';
+import { Correlation } from '../../src/nn/ops/correlation.ts';
+import { ActivationOp, ApplyOffset, Binary, Concat, SplitActivation, TryOnComposite } from '../../src/nn/ops/elementwise.ts';
+import { GridSample, type GridLayout } from '../../src/nn/ops/grid-sample.ts';
+import { AdaptiveAvgPool2d, Upsample } from '../../src/nn/ops/resize.ts';
 import type { Activation } from '../../src/nn/ops/common.ts';
 import * as ref from '../../src/nn/reference.ts';
-import { emptyTensor, readTensor, tensorFrom, type Shape, type Tensor } from '../../src/nn/tensor.ts';
+import { emptyTensor, readTensor, tensorFrom, TensorPool, type Shape, type Tensor } from '../../src/nn/tensor.ts';
 import { gpuTest, rng } from './harness.ts';
 
 type Own = <T extends { destroy(): void }>(r: T) => T;
@@ -146,3 +151,275 @@ gpuTest('timing: 1x1 conv 256->256 over 64x64 pixels, tiled GEMM vs naive direct
   const b = await readTensor(device, outDirect);
   expect(ref.maxRelativeError(a, b)).toBeLessThan(1e-4);
 }, 600_000);
+
+function submit(device: GPUDevice, record: (encoder: GPUCommandEncoder) => void): void {
+  const encoder = device.createCommandEncoder();
+  record(encoder);
+  device.queue.submit([encoder.finish()]);
+}
+
+gpuTest('conv2d residual add (after and before the activation), input/output channel slices, concat by offsets', async ({ device, own }) => {
+  const x = randomHost([2, 10, 6, 5], 1);
+  const skip = randomHost([2, 8, 6, 5], 2);
+  for (const impl of ['gemm', 'direct'] as const) {
+    for (const order of ['after', 'before'] as const) {
+      for (const k of [1, 3]) {
+        const weight = randomArray(8 * 10 * k * k, 3 + k, 0.3);
+        const bias = randomArray(8, 4, 0.3);
+        const conv = own(new Conv2d(device, { inChannels: 10, outChannels: 8, kernel: k, padding: (k - 1) / 2, weight, bias, activation: 'gelu', residualOrder: order, impl }));
+        const input = upload(device, own, x);
+        const out = own(emptyTensor(device, [2, 8, 6, 5]));
+        submit(device, (e) => conv.encode(e, input, out, { skip: upload(device, own, skip) }));
+        const want = ref.conv2d(x, weight, bias, 8, k, { padding: (k - 1) / 2, activation: 'gelu', skip, residualOrder: order });
+        await expectClose(device, out, want, `residual ${impl} ${order} k${k}`);
+      }
+    }
+  }
+  // Two convs read channel slices of one input and write the halves of one concat buffer.
+  const big = randomHost([1, 12, 4, 8], 5);
+  const wa = randomArray(6 * 5, 6);
+  const wb = randomArray(4 * 7 * 9, 7);
+  const a = own(new Conv2d(device, { inChannels: 5, outChannels: 6, kernel: 1, weight: wa, activation: 'relu' }));
+  const b = own(new Conv2d(device, { inChannels: 7, outChannels: 4, kernel: 3, padding: 1, weight: wb }));
+  const input = upload(device, own, big);
+  const cat = own(emptyTensor(device, [1, 10, 4, 8]));
+  submit(device, (e) => {
+    a.encode(e, input, cat, { inChannelOffset: 0, outChannelOffset: 4 });
+    b.encode(e, input, cat, { inChannelOffset: 5, outChannelOffset: 0 });
+  });
+  const want = ref.concat([
+    ref.conv2d(ref.sliceChannels(big, 5, 7), wb, undefined, 4, 3, { padding: 1 }),
+    ref.conv2d(ref.sliceChannels(big, 0, 5), wa, undefined, 6, 1, { activation: 'relu' }),
+  ]);
+  await expectClose(device, cat, want, 'concat by channel offsets');
+});
+
+gpuTest('conv2d f16 GEMM tiles (only where shader-f16 exists)', async ({ device, own }) => {
+  if (!hasF16(device)) {
+    console.info('shader-f16 not available on this adapter: f16 GEMM not exercised');
+    return;
+  }
+  for (const [cin, cout, h, w, k] of [[64, 64, 8, 8, 1], [37, 70, 5, 7, 1], [16, 24, 9, 7, 3]] as const) {
+    const x = randomHost([1, cin, h, w], cin);
+    const weight = randomArray(cout * cin * k * k, cout, 1 / Math.sqrt(cin * k * k));
+    const bias = randomArray(cout, 3, 0.2);
+    const conv = own(new Conv2d(device, { inChannels: cin, outChannels: cout, kernel: k, padding: (k - 1) / 2, weight, bias, activation: 'gelu', precision: 'f16' }));
+    expect(conv.precision).toBe('f16');
+    const input = upload(device, own, x);
+    const out = own(emptyTensor(device, conv.outputShape(input.shape)));
+    submit(device, (e) => conv.encode(e, input, out));
+    await expectClose(device, out, ref.conv2d(x, weight, bias, cout, k, { padding: (k - 1) / 2, activation: 'gelu' }), `f16 conv ${cin}->${cout} k${k}`, 1e-2);
+  }
+});
+
+gpuTest('conv_transpose2d: k4 s2 p1, k3 s3 p0, output_padding, batches, activation, channel offset', async ({ device, own }) => {
+  const cases = [
+    { cin: 16, cout: 8, h: 5, w: 7, k: 4, s: 2, p: 1, op: 0 },
+    { cin: 8, cout: 6, h: 4, w: 3, k: 3, s: 3, p: 0, op: 0, act: 'sigmoid' as Activation },
+    { cin: 5, cout: 3, h: 3, w: 4, k: 3, s: 2, p: 1, op: 1, n: 2 },
+    { cin: 6, cout: 7, h: 4, w: 4, k: 2, s: 2, p: 0, op: 0, act: 'relu6' as Activation },
+    { cin: 4, cout: 5, h: 5, w: 5, k: 3, s: 1, p: 1, op: 0, bias: false },
+    { cin: 24, cout: 16, h: 6, w: 5, k: 4, s: 2, p: 1, op: 0, n: 2, act: 'gelu' as Activation },
+  ];
+  let seed = 500;
+  for (const c of cases) {
+    seed += 10;
+    const n = c.n ?? 1;
+    const x = randomHost([n, c.cin, c.h, c.w], seed);
+    const weight = randomArray(c.cin * c.cout * c.k * c.k, seed + 1, 0.5);
+    const bias = c.bias === false ? undefined : randomArray(c.cout, seed + 2, 0.5);
+    const op = own(new ConvTranspose2d(device, { inChannels: c.cin, outChannels: c.cout, kernel: c.k, stride: c.s, padding: c.p, outputPadding: c.op, weight, bias, activation: c.act }));
+    const want = ref.convTranspose2d(x, weight, bias, c.cout, c.k, { stride: c.s, padding: c.p, outputPadding: c.op, activation: c.act });
+    const input = upload(device, own, x);
+    const out = own(emptyTensor(device, op.outputShape(input.shape)));
+    submit(device, (e) => op.encode(e, input, out));
+    await expectClose(device, out, want, `conv_transpose ${JSON.stringify(c)}`);
+  }
+  // DM-VTON decoder: cat([skip, dconv(x)]) with the transposed conv writing the second half.
+  const x = randomHost([1, 12, 3, 4], 77);
+  const skipPart = randomHost([1, 5, 6, 8], 78);
+  const weight = randomArray(12 * 6 * 16, 79, 0.3);
+  const bias = randomArray(6, 80);
+  const op = own(new ConvTranspose2d(device, { inChannels: 12, outChannels: 6, kernel: 4, stride: 2, padding: 1, weight, bias }));
+  const cat = own(emptyTensor(device, [1, 11, 6, 8]));
+  const concat = own(new Concat(device));
+  submit(device, (e) => {
+    concat.encodeCopy(e, upload(device, own, skipPart), cat, 0);
+    op.encode(e, upload(device, own, x), cat, { outChannelOffset: 5 });
+  });
+  await expectClose(device, cat, ref.concat([skipPart, ref.convTranspose2d(x, weight, bias, 6, 4, { stride: 2, padding: 1 })]), 'conv_transpose into a concat slice');
+});
+
+function nchwGrid(nhwc: ref.HostTensor): ref.HostTensor {
+  const [n, h, w] = nhwc.shape;
+  const out = ref.hostTensor([n, 2, h, w]);
+  for (let b = 0; b < n; b++) for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) for (let d = 0; d < 2; d++) out.data[((b * 2 + d) * h + y) * w + x] = nhwc.data[((b * h + y) * w + x) * 2 + d];
+  return out;
+}
+
+gpuTest('grid_sample: zeros/border x align_corners, out-of-range coordinates, grid layouts, fused apply_offset', async ({ device, own }) => {
+  const input = randomHost([2, 3, 5, 7], 11);
+  const gridShape: Shape = [2, 6, 4, 2];
+  const grid = randomHost(gridShape, 12, 1.4); // many samples fall outside [-1, 1]
+  // exact corners and edges
+  grid.data.set([-1, -1, 1, 1, -1, 1, 1, -1, 0, 0, 1.0001, 0, -5, 3, 40, -40]);
+  const inT = upload(device, own, input);
+  for (const padding of ['zeros', 'border'] as const) {
+    for (const alignCorners of [true, false]) {
+      const want = ref.gridSample(input, grid, { padding, alignCorners });
+      for (const layout of ['nhwc', 'nchw'] as GridLayout[]) {
+        const gs = own(new GridSample(device, { padding, alignCorners, gridLayout: layout }));
+        const g = upload(device, own, layout === 'nhwc' ? grid : nchwGrid(grid));
+        const out = own(emptyTensor(device, gs.outputShape(inT.shape, g)));
+        submit(device, (e) => gs.encode(e, inT, g, out));
+        await expectClose(device, out, want, `grid_sample ${padding} align=${alignCorners} ${layout}`);
+      }
+    }
+  }
+  // DM-VTON: offsets [N,2,H,W] -> apply_offset -> grid_sample(border, align_corners) into a concat slice.
+  const offsets = randomHost([2, 2, 6, 4], 13, 3);
+  const gs = own(new GridSample(device, { padding: 'border', alignCorners: true, gridLayout: 'offset' }));
+  const out = own(emptyTensor(device, [2, 5, 6, 4]));
+  submit(device, (e) => gs.encode(e, inT, upload(device, own, offsets), out, { outChannelOffset: 2 }));
+  const sampled = ref.gridSample(input, ref.applyOffset(offsets), { padding: 'border', alignCorners: true });
+  const got = await readTensor(device, out);
+  expect(ref.maxRelativeError(ref.sliceChannels({ data: got, shape: [2, 5, 6, 4] }, 2, 3).data, sampled.data)).toBeLessThan(1e-4);
+  // Flow composed with itself (grid_sample of a 2-channel flow by a grid).
+  const flow = randomHost([1, 2, 5, 6], 14, 0.9);
+  const fgs = own(new GridSample(device, { padding: 'border', alignCorners: true, gridLayout: 'nchw' }));
+  const flowT = upload(device, own, flow);
+  const composed = own(emptyTensor(device, [1, 2, 5, 6]));
+  submit(device, (e) => fgs.encode(e, flowT, flowT, composed));
+  await expectClose(device, composed, ref.gridSample(flow, ref.nchwGridToNhwc(flow), { padding: 'border', alignCorners: true }), 'flow composed with itself');
+});
+
+gpuTest('correlation 7x7: channel mean, zero borders, channel order (dy+3)*7+(dx+3), tile edges, fused leaky_relu', async ({ device, own }) => {
+  for (const [n, c, h, w, act] of [[1, 5, 10, 13, 'none'], [2, 16, 8, 8, 'leaky_relu'], [1, 9, 3, 17, 'none']] as const) {
+    const a = randomHost([n, c, h, w], c * 3);
+    const b = randomHost([n, c, h, w], c * 3 + 1);
+    const corr = own(new Correlation(device, { activation: act, alpha: 0.1 }));
+    const out = own(emptyTensor(device, [n, 49, h, w]));
+    submit(device, (e) => corr.encode(e, upload(device, own, a), upload(device, own, b), out));
+    await expectClose(device, out, ref.correlation(a, b, { activation: act, alpha: 0.1 }), `correlation ${n}x${c}x${h}x${w} ${act}`);
+  }
+  // Channel order: a one-hot `second` shifted by (dy, dx) lights channel (dy+3)*7+(dx+3).
+  const a = ref.hostTensor([1, 1, 9, 9], 1);
+  const b = ref.hostTensor([1, 1, 9, 9]);
+  b.data[(4 + 2) * 9 + (4 - 1)] = 1; // second at (y + 2, x - 1) of the centre pixel
+  const corr = own(new Correlation(device));
+  const out = own(emptyTensor(device, [1, 49, 9, 9]));
+  submit(device, (e) => corr.encode(e, upload(device, own, a), upload(device, own, b), out));
+  const got = await readTensor(device, out);
+  expect(got[((2 + 3) * 7 + (-1 + 3)) * 81 + 4 * 9 + 4]).toBe(1);
+});
+
+gpuTest('upsample nearest/bilinear (align_corners both) by scale and to odd sizes; adaptive average pool', async ({ device, own }) => {
+  const x = randomHost([2, 3, 5, 4], 21);
+  const xT = upload(device, own, x);
+  const cases: [ref.UpsampleMode, boolean, number, number][] = [
+    ['nearest', false, 10, 8],
+    ['nearest', false, 7, 9],
+    ['bilinear', false, 10, 8],
+    ['bilinear', true, 10, 8],
+    ['bilinear', false, 8, 6],
+    ['bilinear', true, 13, 7],
+    ['bilinear', false, 3, 2],
+  ];
+  for (const [mode, align, oh, ow] of cases) {
+    const up = own(new Upsample(device, { mode, alignCorners: align }));
+    const out = own(emptyTensor(device, [2, 3, oh, ow]));
+    submit(device, (e) => up.encode(e, xT, out));
+    await expectClose(device, out, ref.upsample(x, oh, ow, mode, align), `upsample ${mode} align=${align} ${oh}x${ow}`);
+  }
+  expect(Upsample.outputShape([1, 3, 5, 4], { scale: 2 })).toEqual([1, 3, 10, 8]);
+  // FPN top: a 1x1 map broadcast to 8x6 by bilinear upsampling.
+  const top = randomHost([1, 4, 1, 1], 22);
+  const upT = own(emptyTensor(device, [1, 4, 8, 6]));
+  const up = own(new Upsample(device, { mode: 'bilinear' }));
+  submit(device, (e) => up.encode(e, upload(device, own, top), upT));
+  await expectClose(device, upT, ref.upsample(top, 8, 6, 'bilinear'), 'upsample 1x1 broadcast');
+  const pool = own(new AdaptiveAvgPool2d(device));
+  for (const [oh, ow] of [[1, 1], [3, 2], [5, 4], [2, 3]]) {
+    const out = own(emptyTensor(device, [2, 3, oh, ow]));
+    submit(device, (e) => pool.encode(e, xT, out));
+    await expectClose(device, out, ref.adaptiveAvgPool(x, oh, ow), `adaptive avg pool ${oh}x${ow}`);
+  }
+});
+
+gpuTest('element-wise: add/mul with activation, every activation (in place too), concat, split, composite, apply_offset', async ({ device, own }) => {
+  const shape: Shape = [2, 3, 5, 3];
+  const a = randomHost(shape, 31, 4);
+  const b = randomHost(shape, 32, 2);
+  const aT = upload(device, own, a);
+  const bT = upload(device, own, b);
+  for (const op of ['add', 'mul'] as const) {
+    const bin = own(new Binary(device, { op, activation: 'relu6' }));
+    const out = own(emptyTensor(device, shape));
+    submit(device, (e) => bin.encode(e, aT, bT, out));
+    await expectClose(device, out, ref.activation(op === 'add' ? ref.add(a, b) : ref.mul(a, b), 'relu6'), `binary ${op}`);
+  }
+  // Activations over [-12, 12], GELU against a double-precision erf.
+  const line = ref.hostTensor([1, 1, 1, 4801], (i) => -12 + i * 0.005);
+  const acts: Activation[] = ['none', 'relu', 'relu6', 'leaky_relu', 'gelu', 'tanh', 'sigmoid'];
+  for (const act of acts) {
+    const op = own(new ActivationOp(device, { activation: act, alpha: 0.2 }));
+    const lineT = upload(device, own, line);
+    const out = own(emptyTensor(device, line.shape));
+    submit(device, (e) => {
+      op.encode(e, lineT, out);
+      op.encode(e, lineT); // in place
+    });
+    const want = ref.activation(line, act, 0.2);
+    const got = await readTensor(device, out);
+    let worst = 0;
+    for (let i = 0; i < got.length; i++) worst = Math.max(worst, Math.abs(got[i] - want.data[i]) / Math.max(1, Math.abs(want.data[i])));
+    expect(worst, `activation ${act}`).toBeLessThan(act === 'gelu' ? 2e-6 : 1e-6);
+    expect(Array.from(await readTensor(device, lineT))).toEqual(Array.from(got));
+  }
+  // Concat of three tensors.
+  const c = randomHost([2, 2, 5, 3], 33);
+  const cat = own(emptyTensor(device, [2, 8, 5, 3]));
+  const concat = own(new Concat(device));
+  submit(device, (e) => concat.encode(e, [aT, upload(device, own, c), bT], cat));
+  await expectClose(device, cat, ref.concat([a, c, b]), 'concat');
+  // tanh | sigmoid split and the DM-VTON composite.
+  const gen = randomHost([2, 4, 5, 3], 34, 3);
+  const genT = upload(device, own, gen);
+  const split = own(new SplitActivation(device, { split: 3, first: { activation: 'tanh' }, second: { activation: 'sigmoid' } }));
+  const splitOut = own(emptyTensor(device, gen.shape));
+  submit(device, (e) => split.encode(e, genT, splitOut));
+  await expectClose(device, splitOut, ref.concat([ref.activation(ref.sliceChannels(gen, 0, 3), 'tanh'), ref.activation(ref.sliceChannels(gen, 3, 1), 'sigmoid')]), 'split activation');
+  const cloth = randomHost([2, 3, 5, 3], 35);
+  const edge = ref.hostTensor([2, 1, 5, 3], (i) => (i % 3) / 2);
+  const comp = own(new TryOnComposite(device));
+  const tryOn = own(emptyTensor(device, [2, 3, 5, 3]));
+  submit(device, (e) => comp.encode(e, genT, upload(device, own, cloth), upload(device, own, edge), tryOn));
+  await expectClose(device, tryOn, ref.tryOnComposite(gen, cloth, edge).tryOn, 'try-on composite');
+  const offsets = randomHost([2, 2, 4, 6], 36, 2);
+  const ao = own(new ApplyOffset(device));
+  const grid = own(emptyTensor(device, ApplyOffset.outputShape(offsets.shape)));
+  submit(device, (e) => ao.encode(e, upload(device, own, offsets), grid));
+  await expectClose(device, grid, ref.applyOffset(offsets), 'apply_offset');
+});
+
+gpuTest('tensor pool reuses buffers by size; destroy returns them', async ({ device }) => {
+  const pool = new TensorPool(device);
+  try {
+    const a = pool.acquire([1, 16, 8, 8]);
+    const b = pool.acquire([1, 16, 8, 8]);
+    expect(a.buffer).not.toBe(b.buffer);
+    a.destroy();
+    a.destroy(); // idempotent
+    const c = pool.acquire([1, 8, 16, 8]); // same byte size
+    expect(c.buffer).toBe(a.buffer);
+    expect(pool.stats).toMatchObject({ buffers: 2, free: 0 });
+    b.destroy();
+    c.destroy();
+    expect(pool.stats.free).toBe(2);
+    pool.trim();
+    expect(pool.stats).toMatchObject({ buffers: 0, free: 0, bytes: 0 });
+    expect(() => pool.acquire([1, 0, 2, 2])).toThrow(/positive integers/);
+  } finally {
+    pool.destroy();
+  }
+});

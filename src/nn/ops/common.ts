@@ -117,16 +117,17 @@ export class OpResources {
     return buffer;
   }
 
-  bindGroup(pipeline: GPUComputePipeline, entries: readonly Resource[]): GPUBindGroup {
+  /** Bind group 0 of `pipeline`: binding i = entries[i]; null leaves binding i out. */
+  bindGroup(pipeline: GPUComputePipeline, entries: readonly (Resource | null)[]): GPUBindGroup {
     let key = String(idOf(pipeline));
-    for (const r of entries) key += 'buffer' in r ? `|${idOf(r.buffer)}@${r.offset ?? 0}+${r.size ?? -1}` : `|${idOf(r)}`;
+    for (const r of entries) key += r === null ? '|-' : 'buffer' in r ? `|${idOf(r.buffer)}@${r.offset ?? 0}+${r.size ?? -1}` : `|${idOf(r)}`;
     let group = this.groups.get(key);
     if (!group) {
       if (this.groups.size >= 256) this.groups.clear();
       group = this.device.createBindGroup({
         label: this.label,
         layout: pipeline.getBindGroupLayout(0),
-        entries: entries.map((r, binding) => ({ binding, resource: 'buffer' in r ? r : { buffer: r } })),
+        entries: entries.flatMap((r, binding) => (r === null ? [] : [{ binding, resource: 'buffer' in r ? r : { buffer: r } }])),
       });
       this.groups.set(key, group);
     }
@@ -134,7 +135,7 @@ export class OpResources {
   }
 
   /** One dispatch: pipeline, bind group 0 over `entries` (binding i = entries[i]), workgroup counts. */
-  dispatch(pass: GPUComputePassEncoder, pipeline: GPUComputePipeline, entries: readonly Resource[], x: number, y = 1, z = 1): void {
+  dispatch(pass: GPUComputePassEncoder, pipeline: GPUComputePipeline, entries: readonly (Resource | null)[], x: number, y = 1, z = 1): void {
     const max = this.device.limits.maxComputeWorkgroupsPerDimension;
     if (x > max || y > max || z > max) throw new RangeError(`${this.label}: ${x}x${y}x${z} workgroups exceed the device limit of ${max} per dimension`);
     if (x === 0 || y === 0 || z === 0) return;
