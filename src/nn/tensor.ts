@@ -13,7 +13,8 @@ import { readF32 } from '../gpu/readback.ts';
 
 export type Shape = readonly [n: number, c: number, h: number, w: number];
 
-const USAGE = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
+/** Usage of every tensor buffer (a function: this module also loads where WebGPU is absent). */
+const usage = (): GPUBufferUsageFlags => GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
 
 /** Buffer sizes are rounded up so that tensors of nearby sizes share pool entries (and vec4 reads stay in bounds). */
 export function pooledByteSize(elements: number): number {
@@ -88,7 +89,7 @@ export class Tensor {
 export function tensorFrom(device: GPUDevice, data: Float32Array, shape: Shape, label = 'tensor'): Tensor {
   checkShape(shape);
   if (data.length !== shapeSize(shape)) throw new RangeError(`data has ${data.length} values, shape [${shape.join(', ')}] needs ${shapeSize(shape)}`);
-  const buffer = device.createBuffer({ label, size: pooledByteSize(data.length), usage: USAGE, mappedAtCreation: true });
+  const buffer = device.createBuffer({ label, size: pooledByteSize(data.length), usage: usage(), mappedAtCreation: true });
   new Float32Array(buffer.getMappedRange(), 0, data.length).set(data);
   buffer.unmap();
   return new Tensor(buffer, shape);
@@ -97,7 +98,7 @@ export function tensorFrom(device: GPUDevice, data: Float32Array, shape: Shape, 
 /** Unpooled, zero-filled tensor. */
 export function emptyTensor(device: GPUDevice, shape: Shape, label = 'tensor'): Tensor {
   checkShape(shape);
-  return new Tensor(device.createBuffer({ label, size: pooledByteSize(shapeSize(shape)), usage: USAGE }), shape);
+  return new Tensor(device.createBuffer({ label, size: pooledByteSize(shapeSize(shape)), usage: usage() }), shape);
 }
 
 /** Reads a tensor back (tests, snapshots; never inside a frame). */
@@ -130,7 +131,7 @@ export class TensorPool {
     const list = this.free.get(size);
     let buffer = list?.pop();
     if (!buffer) {
-      buffer = this.device.createBuffer({ label: label ?? `${this.label} ${size}`, size, usage: USAGE });
+      buffer = this.device.createBuffer({ label: label ?? `${this.label} ${size}`, size, usage: usage() });
       this.owned.add(buffer);
       this.liveBytes += size;
     }

@@ -6,6 +6,10 @@ import { ActivationOp, ApplyOffset, Binary, Concat, SplitActivation, TryOnCompos
 import { GridSample, type GridLayout } from '../../src/nn/ops/grid-sample.ts';
 import { AdaptiveAvgPool2d, Upsample } from '../../src/nn/ops/resize.ts';
 import type { Activation } from '../../src/nn/ops/common.ts';
+import { requestGpu } from '../../src/gpu/device.ts';
+import { withErrorScope } from '../../src/gpu/errors.ts';
+import { GpuProfiler } from '../../src/gpu/profiler.ts';
+import { Sequential, StateDictReader, type WeightSource } from '../../src/nn/graph.ts';
 import * as ref from '../../src/nn/reference.ts';
 import { emptyTensor, readTensor, tensorFrom, TensorPool, type Shape, type Tensor } from '../../src/nn/tensor.ts';
 import { gpuTest, rng } from './harness.ts';
@@ -421,5 +425,149 @@ gpuTest('tensor pool reuses buffers by size; destroy returns them', async ({ dev
     expect(() => pool.acquire([1, 0, 2, 2])).toThrow(/positive integers/);
   } finally {
     pool.destroy();
+  }
+});
+
+/** A state dict of random tensors (BN variances positive). */
+class FakeStateDict {
+  readonly map = new Map<string, WeightSource>();
+  private seed = 1000;
+  add(key: string, shape: number[], scale = 1, positive = false): Float32Array {
+    const n = shape.reduce((a, b) => a * b, 1);
+    let data = randomArray(n, this.seed++, scale);
+    if (positive) data = Float32Array.from(data, (v) => Math.abs(v) + 0.2);
+    this.map.set(key, { shape, toFloat32: () => data });
+    return data;
+  }
+  conv(prefix: string, out: number, inPerGroup: number, k: number, bias: boolean) {
+    return { w: this.add(`${prefix}.weight`, [out, inPerGroup, k, k], 1 / Math.sqrt(inPerGroup * k * k)), b: bias ? this.add(`${prefix}.bias`, [out], 0.1) : undefined };
+  }
+  bn(prefix: string, c: number) {
+    const gamma = this.add(`${prefix}.weight`, [c], 1, true);
+    const beta = this.add(`${prefix}.bias`, [c], 0.2);
+    const mean = this.add(`${prefix}.running_mean`, [c], 0.2);
+    const variance = this.add(`${prefix}.running_var`, [c], 1, true);
+    this.add(`${prefix}.num_batches_tracked`, [1]);
+    return (x: ref.HostTensor) => ref.batchNorm(x, gamma, beta, mean, variance, 1e-5);
+  }
+}
+
+gpuTest('MobileR2L-shaped net from a state dict: BN folded, residual blocks, transposed convs, Sequential on a pool with profiler stages', async ({ device, own }) => {
+  const sd = new FakeStateDict();
+  const C = 16;
+  const head = sd.conv('head.0', C, 24, 1, true);
+  const blocks = (prefix: string, c: number, count: number) =>
+    Array.from({ length: count }, (_, i) => ({
+      c1: sd.conv(`${prefix}.${i}.conv1`, c, c, 1, true),
+      bn1: sd.bn(`${prefix}.${i}.bn1`, c),
+      c2: sd.conv(`${prefix}.${i}.conv2`, c, c, 1, true),
+      bn2: sd.bn(`${prefix}.${i}.bn2`, c),
+    }));
+  const body = blocks('body', C, 2);
+  const up1 = { w: sd.add('tail.0.weight', [C, 8, 4, 4], 0.2), b: sd.add('tail.0.bias', [8], 0.1) };
+  const tailBlocks = blocks('tail.1', 8, 1);
+  const up2 = { w: sd.add('tail.2.weight', [8, 8, 3, 3], 0.3), b: sd.add('tail.2.bias', [8], 0.1) };
+  const out = sd.conv('out', 3, 8, 1, true);
+
+  // CPU: the PyTorch module order, BN unfolded.
+  const x = randomHost([1, 24, 5, 6], 4242, 2);
+  const resnet = (t: ref.HostTensor, b: (typeof body)[number], c: number) => {
+    const h = ref.activation(b.bn1(ref.conv2d(t, b.c1.w, b.c1.b, c, 1)), 'gelu');
+    return ref.add(b.bn2(ref.conv2d(h, b.c2.w, b.c2.b, c, 1)), t);
+  };
+  let y = ref.conv2d(x, head.w, head.b, C, 1, { activation: 'gelu' });
+  for (const b of body) y = resnet(y, b, C);
+  y = ref.convTranspose2d(y, up1.w, up1.b, 8, 4, { stride: 2, padding: 1 });
+  for (const b of tailBlocks) y = resnet(y, b, 8);
+  y = ref.convTranspose2d(y, up2.w, up2.b, 8, 3, { stride: 3 });
+  const want = ref.conv2d(y, out.w, out.b, 3, 1, { activation: 'sigmoid' });
+
+  // GPU: built from the state dict by key.
+  const r = new StateDictReader(sd.map);
+  const net = own(new Sequential('mobile_r2l'));
+  net.add('head', r.conv2d(device, 'head.0', { activation: 'gelu' }), 'head');
+  const addBlocks = (prefix: string, count: number, stage: string) => {
+    for (let i = 0; i < count; i++) {
+      net.addResidual(
+        `${prefix}.${i}`,
+        [r.conv2d(device, `${prefix}.${i}.conv1`, { batchNorm: `${prefix}.${i}.bn1`, activation: 'gelu' })],
+        r.conv2d(device, `${prefix}.${i}.conv2`, { batchNorm: `${prefix}.${i}.bn2` }),
+        stage,
+      );
+    }
+  };
+  addBlocks('body', 2, 'body');
+  net.add('tail.0', r.convTranspose2d(device, 'tail.0', { stride: 2, padding: 1 }), 'sr');
+  addBlocks('tail.1', 1, 'sr');
+  net.add('tail.2', r.convTranspose2d(device, 'tail.2', { stride: 3 }), 'sr');
+  net.add('out', r.conv2d(device, 'out', { activation: 'sigmoid' }), 'out');
+  expect(r.unused()).toEqual([]);
+  expect(net.outputShape([1, 24, 5, 6])).toEqual([1, 3, 30, 36]);
+
+  const pool = own(new TensorPool(device));
+  const profiler = own(new GpuProfiler(device, 1));
+  const input = upload(device, own, x);
+  let result: Tensor | null = null;
+  for (let frame = 0; frame < 2; frame++) {
+    result?.destroy();
+    const encoder = device.createCommandEncoder();
+    result = net.run(encoder, input, pool, { profiler });
+    const after = profiler.finish(encoder);
+    device.queue.submit([encoder.finish()]);
+    after();
+    await device.queue.onSubmittedWorkDone();
+    // per size: a residual block holds its input, the hidden tensor and its output at once
+    if (frame === 0) expect(pool.stats.buffers).toBeLessThanOrEqual(8);
+  }
+  const buffers = pool.stats.buffers;
+  await expectClose(device, result!, want, 'MobileR2L-shaped net', 1e-4);
+  expect(pool.stats.buffers).toBe(buffers); // the second frame allocated nothing
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  if (profiler.hasTimestamps) expect(Object.keys(profiler.stages).sort()).toEqual(['body', 'head', 'out', 'sr']);
+});
+
+gpuTest('MobileNetV2 inverted residual from a state dict (1x1 expand, depthwise s2, 1x1 project, BN folded, ReLU6)', async ({ device, own }) => {
+  const sd = new FakeStateDict();
+  const p = 'features.2.conv';
+  const e = sd.conv(`${p}.0`, 48, 8, 1, false);
+  const bn1 = sd.bn(`${p}.1`, 48);
+  const d = sd.conv(`${p}.3`, 48, 1, 3, false);
+  const bn2 = sd.bn(`${p}.4`, 48);
+  const pr = sd.conv(`${p}.6`, 12, 48, 1, false);
+  const bn3 = sd.bn(`${p}.7`, 12);
+  const x = randomHost([1, 8, 11, 9], 99);
+  let y = ref.activation(bn1(ref.conv2d(x, e.w, undefined, 48, 1)), 'relu6');
+  y = ref.activation(bn2(ref.conv2d(y, d.w, undefined, 48, 3, { stride: 2, padding: 1, groups: 48 })), 'relu6');
+  const want = bn3(ref.conv2d(y, pr.w, undefined, 12, 1));
+  const r = new StateDictReader(sd.map);
+  const net = own(new Sequential('invres'));
+  net.add('0', r.conv2d(device, `${p}.0`, { batchNorm: `${p}.1`, activation: 'relu6' }));
+  const dw = r.conv2d(device, `${p}.3`, { batchNorm: `${p}.4`, activation: 'relu6', groups: 48, stride: 2, padding: 1 });
+  expect(dw.impl).toBe('depthwise');
+  net.add('3', dw);
+  net.add('6', r.conv2d(device, `${p}.6`, { batchNorm: `${p}.7` }));
+  const pool = own(new TensorPool(device));
+  const encoder = device.createCommandEncoder();
+  const outT = net.run(encoder, upload(device, own, x), pool);
+  device.queue.submit([encoder.finish()]);
+  await expectClose(device, outT, want, 'inverted residual');
+});
+
+gpuTest('ops run on a device with WebGPU default limits (16 KiB workgroup storage, 256 invocations)', async ({ own }) => {
+  const { device } = await requestGpu({ defaultLimits: true });
+  try {
+    expect(device.limits.maxComputeWorkgroupStorageSize).toBe(16384);
+    await withErrorScope(device, 'default limits', async () => {
+      for (const [cin, cout, k] of [[40, 70, 1], [20, 20, 1], [9, 30, 3], [16, 2, 3]] as const) {
+        await checkConv(device, own, { cin, cout, h: 6, w: 10, k, padding: (k - 1) / 2, activation: 'gelu' }, cin + cout);
+      }
+      const a = randomHost([1, 10, 9, 9], 5);
+      const corr = own(new Correlation(device));
+      const out = own(emptyTensor(device, [1, 49, 9, 9]));
+      submit(device, (e) => corr.encode(e, upload(device, own, a), upload(device, own, a), out));
+      await expectClose(device, out, ref.correlation(a, a), 'correlation at default limits');
+    });
+  } finally {
+    device.destroy();
   }
 });

@@ -13,7 +13,7 @@
  */
 import convWgsl from '../../../shaders/nn_conv.wgsl?raw';
 import gemmWgsl from '../../../shaders/nn_conv_gemm.wgsl?raw';
-import { type Shape, type Tensor } from '../tensor.ts';
+import type { Shape, Tensor } from '../tensor.ts';
 import {
   activationWords,
   cachedPipeline,
@@ -94,7 +94,9 @@ export function gemmKernel(v: GemmVariant): { code: string; key: string } {
     `const BK: u32 = ${bk}u;`,
     `const MODE: u32 = ${v.mode}u;`,
     `const ACC_F16: bool = ${v.f16};`,
-  ].join('\n');
+  ]
+    .filter(Boolean)
+    .join('\n');
   return { code: `${header}\n${gemmWgsl}`, key: `nn-conv-gemm:m${v.mode}:bm${bm}:${v.f16 ? 'f16' : 'f32'}` };
 }
 

@@ -91,6 +91,10 @@ export class ActivationOp extends ElementwiseOp {
     activationWords(params);
   }
 
+  outputShape(input: Shape): Shape {
+    return input;
+  }
+
   encode(target: EncodeTarget, x: Tensor, out: Tensor = x): void {
     sameShape(this.label, x, out);
     const { act, alpha } = activationWords(this.params);
