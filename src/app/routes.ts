@@ -32,6 +32,7 @@ export const ROUTES: RouteInfo[] = [
     paper: 'NGPC: Hardware Acceleration of Neural Graphics (instant-ngp hash grids + fully fused MLPs)',
     blurb: 'Multiresolution hash-grid encoding feeding a fully fused MLP, trained and rendered live: gigapixel image, signed distance field, radiance field and volume.',
     accepts: ['png', 'jpeg', 'webp', 'gif', 'bmp', 'obj', 'ply'],
+    element: { tag: 'ngp-demo', load: () => import('../demos/ngp/ngp-demo.ts') },
   },
   {
     name: 'nelf',

@@ -1,0 +1,165 @@
+import { expect, test, type Page } from '@playwright/test';
+import { deflateSync } from 'node:zlib';
+import { openDemo, snapshotPng, watchErrors } from './util.ts';
+
+/** Small sizes and batches: SwiftShader is a CPU (~0.5 GFLOP/s). */
+const SIZE = '96x64';
+
+interface NgpStats {
+  app: string;
+  step: number;
+  loss: number | null;
+  firstLoss: number | null;
+  psnr?: number;
+  stepsPerSecond?: number;
+  gpuMs: Record<string, number>;
+}
+
+async function stats(page: Page): Promise<NgpStats> {
+  return page.evaluate(() => {
+    const s = (document.querySelector('[data-demo]') as unknown as { stats: Record<string, unknown> }).stats;
+    return JSON.parse(JSON.stringify(s)) as NgpStats;
+  });
+}
+
+/** Polls until the app has done at least `steps` training steps and a loss was read back after them. */
+async function waitSteps(page: Page, steps: number, timeout = 120_000): Promise<NgpStats> {
+  await page.waitForFunction(
+    (k) => {
+      const s = (document.querySelector('[data-demo]') as unknown as { stats: { step: number; loss: number | null } }).stats;
+      return s.step >= k && s.loss !== null;
+    },
+    steps,
+    { timeout, polling: 250 },
+  );
+  return stats(page);
+}
+
+async function lastError(page: Page): Promise<string | null> {
+  return page.evaluate(() => (document.querySelector('[data-demo]') as unknown as { lastError: string | null }).lastError);
+}
+
+/** open() with bytes made in the test; returns the rejection message (or null). */
+async function openBytes(page: Page, bytes: number[], name: string, type = ''): Promise<string | null> {
+  return page.evaluate(
+    async ({ bytes, name, type }) => {
+      const demo = document.querySelector('[data-demo]') as unknown as { open(f: File): Promise<void> };
+      try {
+        await demo.open(new File([new Uint8Array(bytes)], name, { type }));
+        return null;
+      } catch (e) {
+        return (e as Error).message;
+      }
+    },
+    { bytes, name, type },
+  );
+}
+
+function crc32(bytes: Uint8Array): number {
+  let c = ~0;
+  for (const b of bytes) {
+    c ^= b;
+    for (let k = 0; k < 8; k++) c = c & 1 ? (c >>> 1) ^ 0xedb88320 : c >>> 1;
+  }
+  return ~c >>> 0;
+}
+
+/** A PNG whose IHDR claims width x height (with one tiny IDAT; the claim is what matters). */
+function pngClaiming(width: number, height: number): number[] {
+  const chunk = (type: string, data: Uint8Array) => {
+    const out = new Uint8Array(12 + data.length);
+    const view = new DataView(out.buffer);
+    view.setUint32(0, data.length);
+    for (let i = 0; i < 4; i++) out[4 + i] = type.charCodeAt(i);
+    out.set(data, 8);
+    view.setUint32(8 + data.length, crc32(out.subarray(4, 8 + data.length)));
+    return out;
+  };
+  const ihdr = new Uint8Array(13);
+  const v = new DataView(ihdr.buffer);
+  v.setUint32(0, width);
+  v.setUint32(4, height);
+  ihdr.set([8, 2, 0, 0, 0], 8);
+  const rows = Math.max(1, Math.min(height, 1));
+  const raw = new Uint8Array(rows * (1 + Math.max(1, Math.min(width, 1)) * 3));
+  const parts = [new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', ihdr), chunk('IDAT', deflateSync(raw)), chunk('IEND', new Uint8Array())];
+  return parts.flatMap((p) => [...p]);
+}
+
+async function expectTrains(page: Page, app: string, steps: number): Promise<NgpStats> {
+  const first = await waitSteps(page, 1);
+  expect(first.app).toBe(app);
+  const shot = await snapshotPng(page);
+  expect(shot.width).toBe(96);
+  expect(shot.height).toBe(64);
+  expect(shot.distinct).toBeGreaterThan(8);
+  const later = await waitSteps(page, steps);
+  expect(later.step).toBeGreaterThan(first.step);
+  expect(later.firstLoss).not.toBeNull();
+  expect(later.loss!).toBeLessThan(later.firstLoss!);
+  return later;
+}
+
+test.describe('neural graphics lab', () => {
+  test.describe.configure({ timeout: 150_000 });
+
+  test('GIA: fits the built-in image, PSNR rises, bad images are refused and training goes on', async ({ page }) => {
+    const errors = watchErrors(page);
+    await openDemo(page, `#/ngp?app=gia&size=${SIZE}&batch=1024&steps=1&seed=3`);
+    const first = await waitSteps(page, 1);
+    const later = await expectTrains(page, 'gia', 12);
+    expect(later.psnr).toBeGreaterThan(first.psnr ?? 0);
+    expect(later.psnr).toBeGreaterThan(12);
+    expect(Object.keys(later.gpuMs).length).toBeGreaterThan(0);
+    test.info().annotations.push({ type: 'gia', description: `step ${later.step}, PSNR ${later.psnr} dB, ${later.stepsPerSecond} steps/s` });
+
+    // a non-image file
+    const text = await openBytes(page, [...Buffer.from('hello, this is not an image\n')], 'notes.txt', 'text/plain');
+    expect(text).toMatch(/notes\.txt looks like/);
+    // 0x0 and 30000x30000 claimed PNGs, and a 1x1 image
+    const zero = await openBytes(page, pngClaiming(0, 0), 'zero.png', 'image/png');
+    expect(zero).toBeTruthy();
+    const huge = await openBytes(page, pngClaiming(30000, 30000), 'huge.png', 'image/png');
+    expect(huge).toMatch(/30000/);
+    const one = await openBytes(page, pngClaiming(1, 1), 'one.png', 'image/png');
+    expect(one).toMatch(/1x1|at least/);
+    expect(await lastError(page)).toBe(one);
+    // a config over the device's limits
+    const refused = await page.evaluate(() => {
+      try {
+        (document.querySelector('[data-demo]') as unknown as { setConfig(c: object): void }).setConfig({ batch: 1 << 28 });
+        return null;
+      } catch (e) {
+        return (e as Error).message;
+      }
+    });
+    expect(refused).toMatch(/configuration refused.*limit/);
+    const after = await stats(page);
+    await waitSteps(page, after.step + 2);
+    expect((await stats(page)).app).toBe('gia');
+    expect(errors).toEqual([]);
+  });
+
+  test('GIA: a dropped image is fitted; a big one is downscaled with a message', async ({ page }) => {
+    const errors = watchErrors(page);
+    await openDemo(page, `#/ngp?app=gia&size=${SIZE}&batch=1024&steps=1`);
+    const big = await page.evaluate(async () => {
+      const canvas = new OffscreenCanvas(1500, 1000);
+      const ctx = canvas.getContext('2d')!;
+      ctx.fillStyle = '#234';
+      ctx.fillRect(0, 0, 1500, 1000);
+      ctx.fillStyle = '#f80';
+      ctx.beginPath();
+      ctx.arc(700, 500, 300, 0, Math.PI * 2);
+      ctx.fill();
+      const blob = await canvas.convertToBlob({ type: 'image/png' });
+      const demo = document.querySelector('[data-demo]') as unknown as { open(f: File): Promise<void>; stats: { image: string } };
+      await demo.open(new File([blob], 'big.png', { type: 'image/png' }));
+      return { image: demo.stats.image, note: document.querySelector('[data-testid="ngp-note"]')?.textContent ?? '' };
+    });
+    await expect(page.locator('[data-testid="ngp-note"]')).toContainText('downscaled');
+    expect(big.note + (await page.locator('[data-testid="ngp-note"]').textContent())).toContain('1500x1000');
+    await expectTrains(page, 'gia', 6);
+    expect(errors).toEqual([]);
+  });
+});
