@@ -1,4 +1,5 @@
 import { expect, test, type Page } from '@playwright/test';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { deflateSync } from 'node:zlib';
 import { openDemo, snapshotPng, watchErrors } from './util.ts';
 
@@ -89,11 +90,13 @@ function pngClaiming(width: number, height: number): number[] {
 async function expectTrains(page: Page, app: string, steps: number): Promise<NgpStats> {
   const first = await waitSteps(page, 1);
   expect(first.app).toBe(app);
+  const later = await waitSteps(page, steps);
   const shot = await snapshotPng(page);
   expect(shot.width).toBe(96);
   expect(shot.height).toBe(64);
   expect(shot.distinct).toBeGreaterThan(8);
-  const later = await waitSteps(page, steps);
+  mkdirSync('test-results', { recursive: true });
+  writeFileSync(`test-results/ngp-${app}.png`, shot.png);
   expect(later.step).toBeGreaterThan(first.step);
   expect(later.firstLoss).not.toBeNull();
   expect(later.loss!).toBeLessThan(later.firstLoss!);
@@ -160,6 +163,21 @@ test.describe('neural graphics lab', () => {
     await expect(page.locator('[data-testid="ngp-note"]')).toContainText('downscaled');
     expect(big.note + (await page.locator('[data-testid="ngp-note"]').textContent())).toContain('1500x1000');
     await expectTrains(page, 'gia', 6);
+    expect(errors).toEqual([]);
+  });
+
+  test('NVR: the procedural volume is fitted and ray marched; transfer function controls re-render', async ({ page }) => {
+    const errors = watchErrors(page);
+    await openDemo(page, `#/ngp?app=nvr&size=${SIZE}&batch=1024&steps=1&rays=768&samples=16&log2T=14`);
+    const later = await expectTrains(page, 'nvr', 8);
+    test.info().annotations.push({ type: 'nvr', description: `step ${later.step}, loss ${later.loss}, ${later.stepsPerSecond} steps/s` });
+    await page.locator('select[data-control="colour-map"]').selectOption('1');
+    await waitSteps(page, later.step + 4);
+    const shot = await snapshotPng(page);
+    expect(shot.distinct).toBeGreaterThan(8);
+    // switching app by the tabs updates the hash
+    await page.locator('button[data-app="gia"]').click();
+    await expect(page).toHaveURL(/app=gia/);
     expect(errors).toEqual([]);
   });
 });

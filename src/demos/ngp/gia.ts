@@ -12,7 +12,7 @@ import { perLevelScaleFor, seededRandom } from '../../nn/ngp/config.ts';
 import { storageBuffer } from '../../nn/ngp/gpu-util.ts';
 import { psnrFromMse } from '../../nn/ngp/model.ts';
 import { decodePool } from '../../workers/pool.ts';
-import { clearOutput, Display, fitRect, TrainingStats, type AppFrame, type AppSettings, type NgpApp } from './common.ts';
+import { clearOutput, Display, fitRect, intParam, TrainingStats, type AppFrame, type AppSettings, type NgpApp } from './common.ts';
 import { NeuralField } from './field.ts';
 
 /** Dropped images are downscaled to at most this many pixels (1024^2). */
@@ -115,7 +115,7 @@ export class GiaApp implements NgpApp {
     return new NeuralField(
       this.device,
       {
-        grid: { dims: 2, levels: 16, featuresPerLevel: 2, log2HashmapSize: 19, baseResolution: 16, perLevelScale: perLevelScaleFor(finest, 16, 16) },
+        grid: { dims: 2, levels: 16, featuresPerLevel: 2, log2HashmapSize: intParam(this.settings.params, 'log2T', 19, 3, 30), baseResolution: 16, perLevelScale: perLevelScaleFor(finest, 16, 16) },
         mlp: { width: 64, hiddenLayers: 2, outputDims: 3, outputActivation: 'none' },
         maxBatch: this.batch,
         seed: this.settings.seed,

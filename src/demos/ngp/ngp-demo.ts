@@ -71,7 +71,7 @@ export class NgpDemo extends DemoElement {
       case 'nerf':
         return new NerfApp(device, settings, profiler) as unknown as NgpApp;
       case 'nvr':
-        return new NvrApp(device, settings, profiler) as unknown as NgpApp;
+        return new NvrApp(device, settings, profiler);
     }
   }
 
