@@ -224,6 +224,8 @@ gpuTest('conv_transpose2d: k4 s2 p1, k3 s3 p0, output_padding, batches, activati
     { cin: 6, cout: 7, h: 4, w: 4, k: 2, s: 2, p: 0, op: 0, act: 'relu6' as Activation },
     { cin: 4, cout: 5, h: 5, w: 5, k: 3, s: 1, p: 1, op: 0, bias: false },
     { cin: 24, cout: 16, h: 6, w: 5, k: 4, s: 2, p: 1, op: 0, n: 2, act: 'gelu' as Activation },
+    { cin: 3, cout: 70, h: 3, w: 5, k: 2, s: 3, p: 0, op: 2 }, // k < s: some sub-pixel classes have no taps
+    { cin: 7, cout: 5, h: 4, w: 3, k: 5, s: 2, p: 2, op: 1 }, // k % s != 0: classes differ in tap counts
   ];
   let seed = 500;
   for (const c of cases) {
@@ -232,12 +234,14 @@ gpuTest('conv_transpose2d: k4 s2 p1, k3 s3 p0, output_padding, batches, activati
     const x = randomHost([n, c.cin, c.h, c.w], seed);
     const weight = randomArray(c.cin * c.cout * c.k * c.k, seed + 1, 0.5);
     const bias = c.bias === false ? undefined : randomArray(c.cout, seed + 2, 0.5);
-    const op = own(new ConvTranspose2d(device, { inChannels: c.cin, outChannels: c.cout, kernel: c.k, stride: c.s, padding: c.p, outputPadding: c.op, weight, bias, activation: c.act }));
     const want = ref.convTranspose2d(x, weight, bias, c.cout, c.k, { stride: c.s, padding: c.p, outputPadding: c.op, activation: c.act });
     const input = upload(device, own, x);
-    const out = own(emptyTensor(device, op.outputShape(input.shape)));
-    submit(device, (e) => op.encode(e, input, out));
-    await expectClose(device, out, want, `conv_transpose ${JSON.stringify(c)}`);
+    for (const impl of ['gemm', 'gather'] as const) {
+      const op = own(new ConvTranspose2d(device, { inChannels: c.cin, outChannels: c.cout, kernel: c.k, stride: c.s, padding: c.p, outputPadding: c.op, weight, bias, activation: c.act, impl }));
+      const out = own(emptyTensor(device, op.outputShape(input.shape)));
+      submit(device, (e) => op.encode(e, input, out));
+      await expectClose(device, out, want, `conv_transpose ${impl} ${JSON.stringify(c)}`);
+    }
   }
   // DM-VTON decoder: cat([skip, dconv(x)]) with the transposed conv writing the second half.
   const x = randomHost([1, 12, 3, 4], 77);

@@ -1,11 +1,15 @@
 /**
- * ConvTranspose2d (PyTorch semantics, groups 1, square kernels) as a gather kernel
- * (shaders/nn_conv_transpose.wgsl) with the conv epilogue: bias, activation, optional residual,
- * output channel offset (DM-VTON writes `dconvN(x)` straight after the skip half of its concat
- * buffer). Covers MobileR2L's k4 s2 p1 and k3 s3 p0 and DM-VTON's k4 s2 p1 decoder, and any
- * kernel/stride/padding/output_padding.
+ * ConvTranspose2d (PyTorch semantics, groups 1, square kernels) with the conv epilogue: bias,
+ * activation, optional residual, output channel offset (DM-VTON writes `dconvN(x)` straight
+ * after the skip half of its concat buffer). Covers MobileR2L's k4 s2 p1 and k3 s3 p0, DM-VTON's
+ * k4 s2 p1 decoder, and any kernel/stride/padding/output_padding. Two implementations:
+ *   - 'gemm' (default): split into stride^2 sub-pixel convs, each run by the tiled GEMM kernel
+ *     (shaders/nn_conv_gemm.wgsl MODE 3) with its own re-laid-out weight matrix;
+ *   - 'gather': one invocation per (pixel, 4 output channels) summing the contributing taps
+ *     (shaders/nn_conv_transpose.wgsl).
  */
 import convTWgsl from '../../../shaders/nn_conv_transpose.wgsl?raw';
+import { gemmKernel, gemmRows, gemmTile, gemmUniform, hasF16, type Precision } from './conv2d.ts';
 import type { Shape, Tensor } from '../tensor.ts';
 import {
   activationWords,
@@ -32,7 +36,23 @@ export interface ConvTranspose2dParams extends ActivationSpec {
   weight: Float32Array;
   bias?: Float32Array;
   residualOrder?: ResidualOrder;
+  impl?: 'auto' | 'gemm' | 'gather';
+  /** GEMM tiles in f16 ('auto': when the device has shader-f16); default 'f32'. */
+  precision?: Precision;
   label?: string;
+}
+
+/** One sub-pixel class (ry, rx) of a transposed conv: its taps, input offsets and weight block. */
+interface SubPixelClass {
+  ry: number;
+  rx: number;
+  ty: number;
+  tx: number;
+  dy0: number;
+  dx0: number;
+  K: number;
+  Kp: number;
+  wOff: number;
 }
 
 export interface ConvTransposeEncodeOptions {
@@ -57,6 +77,9 @@ export class ConvTranspose2d {
   private weights!: GPUBuffer;
   private biasBuffer!: GPUBuffer;
   private readonly resources: OpResources;
+  readonly impl: 'gemm' | 'gather';
+  readonly precision: 'f32' | 'f16';
+  private classes: SubPixelClass[] = [];
 
   constructor(
     private readonly device: GPUDevice,
@@ -76,7 +99,48 @@ export class ConvTranspose2d {
     if (!Number.isInteger(this.padding) || this.padding < 0) throw new RangeError(`${this.label}: padding must be a non-negative integer`);
     if (!Number.isInteger(this.outputPadding) || this.outputPadding < 0 || this.outputPadding >= this.stride) throw new RangeError(`${this.label}: output_padding must be smaller than stride`);
     this.resources = new OpResources(device, this.label);
+    this.impl = params.impl === 'gather' ? 'gather' : 'gemm';
+    const precision = params.precision ?? 'f32';
+    if (precision === 'f16' && !hasF16(device)) throw new Error(`${this.label}: f16 precision needs the shader-f16 feature, which this device lacks`);
+    this.precision = this.impl === 'gemm' && (precision === 'f16' || (precision === 'auto' && hasF16(device))) ? 'f16' : 'f32';
     this.setWeights(params.weight, params.bias);
+  }
+
+  /** Sub-pixel classes and their weight matrices (k-major [Kp][ceil(out/64)*64] each, concatenated). */
+  private subPixelWeights(weight: Float32Array): Float32Array {
+    const { inChannels: cin, outChannels: cout, kernel: k, stride: s, padding: p } = this;
+    const rows = Math.ceil(cout / 64) * 64;
+    this.classes = [];
+    let words = 0;
+    for (let ry = 0; ry < s; ry++) {
+      for (let rx = 0; rx < s; rx++) {
+        const ky0 = (ry + p) % s;
+        const kx0 = (rx + p) % s;
+        const ty = ky0 < k ? Math.ceil((k - ky0) / s) : 0;
+        const tx = kx0 < k ? Math.ceil((k - kx0) / s) : 0;
+        const K = cin * ty * tx;
+        const Kp = Math.ceil(K / 16) * 16;
+        this.classes.push({ ry, rx, ty, tx, dy0: (ry + p - ky0) / s, dx0: (rx + p - kx0) / s, K, Kp, wOff: words });
+        words += rows * Kp;
+      }
+    }
+    const laid = new Float32Array(Math.max(4, words));
+    for (const c of this.classes) {
+      const ky0 = (c.ry + p) % s;
+      const kx0 = (c.rx + p) % s;
+      for (let co = 0; co < cout; co++) {
+        for (let ci = 0; ci < cin; ci++) {
+          for (let a = 0; a < c.ty; a++) {
+            for (let b = 0; b < c.tx; b++) {
+              const ky = ky0 + a * s;
+              const kx = kx0 + b * s;
+              laid[c.wOff + ((ci * c.ty + a) * c.tx + b) * rows + co] = weight[((ci * cout + co) * k + ky) * k + kx];
+            }
+          }
+        }
+      }
+    }
+    return laid;
   }
 
   setWeights(weight: Float32Array, bias?: Float32Array): void {
@@ -84,19 +148,24 @@ export class ConvTranspose2d {
     if (weight.length !== cin * cout * k * k) throw new RangeError(`${this.label}: weight has ${weight.length} values, expected ${cin}x${cout}x${k}x${k}`);
     if (bias && bias.length !== cout) throw new RangeError(`${this.label}: bias has ${bias.length} values, expected ${cout}`);
     const m4 = Math.ceil(cout / 4);
-    // [ci][co][ky][kx] -> [ky][kx][ci][co padded to 4 * m4]
-    const laid = new Float32Array(k * k * cin * m4 * 4);
-    for (let ci = 0; ci < cin; ci++) {
-      for (let co = 0; co < cout; co++) {
-        for (let ky = 0; ky < k; ky++) {
-          for (let kx = 0; kx < k; kx++) laid[((ky * k + kx) * cin + ci) * m4 * 4 + co] = weight[((ci * cout + co) * k + ky) * k + kx];
+    let laid: Float32Array;
+    if (this.impl === 'gemm') {
+      laid = this.subPixelWeights(weight);
+    } else {
+      // [ci][co][ky][kx] -> [ky][kx][ci][co padded to 4 * m4]
+      laid = new Float32Array(k * k * cin * m4 * 4);
+      for (let ci = 0; ci < cin; ci++) {
+        for (let co = 0; co < cout; co++) {
+          for (let ky = 0; ky < k; ky++) {
+            for (let kx = 0; kx < k; kx++) laid[((ky * k + kx) * cin + ci) * m4 * 4 + co] = weight[((ci * cout + co) * k + ky) * k + kx];
+          }
         }
       }
     }
     this.weights?.destroy();
     this.biasBuffer?.destroy();
     this.weights = weightBuffer(this.device, `${this.label} weight`, laid);
-    this.biasBuffer = weightBuffer(this.device, `${this.label} bias`, bias ?? new Float32Array(cout), m4 * 4);
+    this.biasBuffer = weightBuffer(this.device, `${this.label} bias`, bias ?? new Float32Array(cout), Math.ceil(cout / 64) * 64);
   }
 
   outputShape(input: Shape): Shape {
@@ -117,15 +186,43 @@ export class ConvTranspose2d {
     }
     if (input.buffer === output.buffer) throw new RangeError(`${this.label}: input and output must be different tensors`);
     const { act, alpha } = activationWords(this.spec);
+    const flags = epilogueFlags(!!skip, this.order);
+    const skipBuffer = skip?.buffer ?? input.buffer;
+    if (this.impl === 'gemm') {
+      const bm = gemmRows(cout);
+      const f16 = this.precision === 'f16';
+      const { code, key } = gemmKernel({ mode: 3, bm, f16 });
+      const pipeline = cachedPipeline(this.device, key, 'nn conv gemm', () => code);
+      const { bn } = gemmTile(bm, f16);
+      const s = this.stride;
+      inPass(target, this.label, (pass) => {
+        for (const c of this.classes) {
+          const hq = Math.ceil((ho - c.ry) / s);
+          const wq = Math.ceil((wo - c.rx) / s);
+          if (hq <= 0 || wq <= 0) continue;
+          const u = this.resources.uniform(
+            gemmUniform(
+              {
+                M: cout, N: hq * wq, K: c.K, Kp: c.Kp, Cin: input.c, inOff: 0, H: input.h, W: input.w, Wo: wo, k: this.kernel, stride: s, pad: this.padding,
+                Ctot: output.c, outOff, flags, act, plane: ho * wo, wOff: c.wOff, Wq: wq, ry: c.ry, rx: c.rx, dy0: c.dy0, dx0: c.dx0, Ty: c.ty, Tx: c.tx, Mp: Math.ceil(cout / 64) * 64,
+              },
+              alpha,
+            ),
+          );
+          this.resources.dispatch(pass, pipeline, [u, input.buffer, this.weights, this.biasBuffer, skipBuffer, output.buffer], Math.ceil((hq * wq) / bn), Math.ceil(cout / bm), n);
+        }
+      });
+      return;
+    }
     const m4 = Math.ceil(cout / 4);
     const [gx, gy] = linearGroups(this.device, n * m4 * ho * wo, 64);
     const u = this.resources.uniform(
-      [n, this.inChannels, input.h, input.w, cout, ho, wo, output.c, this.kernel, this.stride, this.padding, m4, outOff, epilogueFlags(!!skip, this.order), act, gx],
+      [n, this.inChannels, input.h, input.w, cout, ho, wo, output.c, this.kernel, this.stride, this.padding, m4, outOff, flags, act, gx],
       [alpha, 0, 0, 0],
     );
     const pipeline = cachedPipeline(this.device, 'nn-conv-transpose', 'nn conv transpose', () => convTWgsl);
     inPass(target, this.label, (pass) => {
-      this.resources.dispatch(pass, pipeline, [u, input.buffer, this.weights, this.biasBuffer, skip?.buffer ?? input.buffer, output.buffer], gx, gy);
+      this.resources.dispatch(pass, pipeline, [u, input.buffer, this.weights, this.biasBuffer, skipBuffer, output.buffer], gx, gy);
     });
   }
 

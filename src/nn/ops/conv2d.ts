@@ -69,8 +69,8 @@ export function hasF16(device: GPUDevice): boolean {
 }
 
 export interface GemmVariant {
-  /** 0: 1x1 with vec4 pixel rows, 1: 1x1 scalar edges, 2: implicit GEMM (im2col). */
-  mode: 0 | 1 | 2;
+  /** 0: 1x1 with vec4 pixel rows, 1: 1x1 scalar edges, 2: implicit GEMM (im2col), 3: transposed-conv sub-pixel class. */
+  mode: 0 | 1 | 2 | 3;
   /** Output-channel rows per tile (pixels per tile = 4096 / bm). */
   bm: 16 | 32 | 64;
   f16: boolean;
@@ -98,6 +98,58 @@ export function gemmKernel(v: GemmVariant): { code: string; key: string } {
     .filter(Boolean)
     .join('\n');
   return { code: `${header}\n${gemmWgsl}`, key: `nn-conv-gemm:m${v.mode}:bm${bm}:${v.f16 ? 'f16' : 'f32'}` };
+}
+
+/** Fields of the GEMM kernel's uniform block (struct Gemm), in order, alpha excluded. */
+export interface GemmUniform {
+  M: number;
+  N: number;
+  K: number;
+  Kp: number;
+  Cin: number;
+  inOff: number;
+  H: number;
+  W: number;
+  Wo: number;
+  k: number;
+  stride: number;
+  pad: number;
+  Ctot: number;
+  outOff: number;
+  flags: number;
+  act: number;
+  plane: number;
+  wOff?: number;
+  Wq?: number;
+  ry?: number;
+  rx?: number;
+  dy0?: number;
+  dx0?: number;
+  Ty?: number;
+  Tx?: number;
+  /** Row length of the k-major weight matrix (M rounded up to 64). */
+  Mp: number;
+}
+
+/** The GEMM kernel's uniform block (struct Gemm, 28 words): u32 fields, alpha as f32 bits, i32 offsets. */
+export function gemmUniform(u: GemmUniform, alpha: number): Uint32Array {
+  const words = new Uint32Array(28);
+  words.set([u.M, u.N, u.K, u.Kp, u.Cin, u.inOff, u.H, u.W, u.Wo, u.k, u.stride, u.pad, u.Ctot, u.outOff, u.flags, u.act]);
+  new Float32Array(words.buffer)[16] = alpha;
+  const i32 = new Int32Array(words.buffer);
+  words.set([u.plane, u.wOff ?? 0, u.Wq ?? 0, u.ry ?? 0, u.rx ?? 0], 17);
+  i32[22] = u.dy0 ?? 0;
+  i32[23] = u.dx0 ?? 0;
+  words.set([u.Ty ?? 0, u.Tx ?? 0, u.Mp], 24);
+  return words;
+}
+
+/** [rows][K] row-major weights -> k-major [Kp][M rounded up to 64], zero padded (the GEMM's A layout). */
+export function kMajor(weight: Float32Array, rows: number, K: number, Kp: number): Float32Array {
+  const mp = Math.ceil(rows / 64) * 64;
+  const out = new Float32Array(Kp * mp);
+  for (let m = 0; m < rows; m++) for (let k = 0; k < K; k++) out[k * mp + m] = weight[m * K + k];
+  return out;
 }
 
 /** Smallest tile height that covers `outChannels` (64 for wide layers). */
@@ -168,9 +220,7 @@ export class Conv2d {
     this.biasBuffer?.destroy();
     const rows = Math.ceil(cout / 64) * 64;
     if (this.impl === 'gemm') {
-      const padded = new Float32Array(rows * this.kPadded);
-      for (let m = 0; m < cout; m++) padded.set(weight.subarray(m * perOut, (m + 1) * perOut), m * this.kPadded);
-      this.weights = weightBuffer(this.device, `${this.label} weight`, padded);
+      this.weights = weightBuffer(this.device, `${this.label} weight`, kMajor(weight, cout, perOut, this.kPadded));
     } else {
       this.weights = weightBuffer(this.device, `${this.label} weight`, weight);
     }
@@ -210,8 +260,7 @@ export class Conv2d {
         const { bn } = gemmTile(bm, this.precision === 'f16');
         const K = this.inChannels * this.kernel * this.kernel;
         const u = this.resources.uniform(
-          [cout, ho * wo, K, this.kPadded, input.c, inOff, input.h, input.w, wo, this.kernel, this.stride, this.padding, output.c, outOff, flags, act],
-          [alpha, 0, 0, 0],
+          gemmUniform({ M: cout, N: ho * wo, K, Kp: this.kPadded, Cin: input.c, inOff, H: input.h, W: input.w, Wo: wo, k: this.kernel, stride: this.stride, pad: this.padding, Ctot: output.c, outOff, flags, act, plane: ho * wo, Mp: Math.ceil(cout / 64) * 64 }, alpha),
         );
         this.resources.dispatch(pass, pipeline, [u, input.buffer, this.weights, this.biasBuffer, skipBuffer, output.buffer], Math.ceil((ho * wo) / bn), Math.ceil(cout / bm), n);
         return;

@@ -35,7 +35,7 @@ export class Correlation {
     const u = this.resources.uniform([first.n, first.c, first.h, first.w, output.c, outOff, act, 0], [alpha, 0, 0, 0]);
     const pipeline = cachedPipeline(this.device, 'nn-correlation', 'nn correlation', () => corrWgsl);
     inPass(target, this.label, (pass) =>
-      this.resources.dispatch(pass, pipeline, [u, first.buffer, second.buffer, output.buffer], Math.ceil(first.w / 8), Math.ceil(first.h / 8), first.n),
+      this.resources.dispatch(pass, pipeline, [u, first.buffer, second.buffer, output.buffer], Math.ceil(first.w / 8), Math.ceil(first.h / 4), first.n),
     );
   }
 
