@@ -90,7 +90,17 @@ function pngClaiming(width: number, height: number): number[] {
 async function expectTrains(page: Page, app: string, steps: number): Promise<NgpStats> {
   const first = await waitSteps(page, 1);
   expect(first.app).toBe(app);
-  const later = await waitSteps(page, steps);
+  await waitSteps(page, steps);
+  // the loss is of random batches (noisy): wait for one clearly under the first
+  await page.waitForFunction(
+    () => {
+      const s = (document.querySelector('[data-demo]') as unknown as { stats: { loss: number | null; firstLoss: number | null } }).stats;
+      return s.loss !== null && s.firstLoss !== null && s.loss < 0.9 * s.firstLoss;
+    },
+    null,
+    { timeout: 60_000, polling: 250 },
+  );
+  const later = await stats(page);
   const shot = await snapshotPng(page);
   expect(shot.width).toBe(96);
   expect(shot.height).toBe(64);
@@ -178,6 +188,20 @@ test.describe('neural graphics lab', () => {
     // switching app by the tabs updates the hash
     await page.locator('button[data-app="gia"]').click();
     await expect(page).toHaveURL(/app=gia/);
+    expect(errors).toEqual([]);
+  });
+
+  test('NeRF: trains on the built-in views, held-out PSNR is reported, novel views render', async ({ page }) => {
+    const errors = watchErrors(page);
+    await openDemo(page, `#/ngp?app=nerf&size=${SIZE}&batch=1024&samples=16&steps=1&rays=768&renderSamples=16&res=32&views=12&occEvery=4&log2T=14`);
+    const later = await expectTrains(page, 'nerf', 10);
+    expect(later.psnr).toBeGreaterThan(5);
+    test.info().annotations.push({ type: 'nerf', description: `step ${later.step}, held-out PSNR ${later.psnr} dB, ${later.stepsPerSecond} steps/s` });
+    // orbit: keys move the camera; the view keeps rendering
+    await page.locator('ngp-demo canvas').focus();
+    await page.keyboard.press('ArrowLeft');
+    await waitSteps(page, later.step + 2);
+    expect((await snapshotPng(page)).distinct).toBeGreaterThan(8);
     expect(errors).toEqual([]);
   });
 });

@@ -192,7 +192,7 @@ export class TrainingStats {
   }
 
   /** Copies the loss stats (after this frame's training) and updates when it maps. */
-  encode(encoder: GPUCommandEncoder, stats: GPUBuffer, step: number, afterSubmit: (c: () => void) => void, curveValue: (loss: number) => number): void {
+  encode(encoder: GPUCommandEncoder, stats: GPUBuffer, step: number, afterSubmit: (c: () => void) => void, curveValue: ((loss: number) => number) | null): void {
     const done = this.readback.encode(encoder, stats);
     afterSubmit(() => {
       done();
@@ -202,7 +202,7 @@ export class TrainingStats {
       this.lastCount = latest.count;
       this.loss = latest.last;
       if (this.firstLoss === null) this.firstLoss = latest.last;
-      this.push({ step: latest.count, value: curveValue(latest.last) });
+      if (curveValue) this.push({ step: latest.count, value: curveValue(latest.last) });
     }
     const now = performance.now();
     if (!this.rateStart.time) this.rateStart = { time: now, step };

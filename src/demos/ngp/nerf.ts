@@ -1,11 +1,450 @@
-import type { AppSettings, NgpApp } from './common.ts';
+/**
+ * NeRF (instant-ngp style radiance field) on a built-in synthetic scene: the suite renders
+ * coloured spheres and a box (analytic, opaque, Lambert-shaded with a fixed light, so colour
+ * does not depend on the view) from known poses on a sphere: `views` training views plus 5
+ * held out, at `res`^2 pixels. A 3D hash grid + MLP (outputs raw density and colour:
+ * sigma = exp, colour = sigmoid) is trained on random rays with the volume-rendering L2 loss
+ * (shaders/ngp_app_nerf.wgsl). Samples are placed by an occupancy grid (32^3, refreshed from
+ * the learned density every `occEvery` steps, read back without stalling): of 2S evenly spaced
+ * candidates along a ray only those in occupied cells are kept (at most S). Novel views are
+ * ray marched with early termination, skipping unoccupied cells. PSNR is measured on a fixed
+ * set of rays of the held-out views.
+ *
+ * Simplifications against instant-ngp: one MLP with 4 outputs (no separate colour MLP and no
+ * view-direction input, which this view-independent scene does not need), and L2 rather than
+ * Huber loss.
+ */
+import nerfWgsl from '../../../shaders/ngp_app_nerf.wgsl?raw';
+import type { FileKind } from '../../formats/sniff.ts';
 import type { GpuProfiler } from '../../gpu/profiler.ts';
+import { computePipeline, workgroups } from '../../gpu/shader.ts';
+import { perLevelScaleFor, seededRandom } from '../../nn/ngp/config.ts';
+import { storageBuffer } from '../../nn/ngp/gpu-util.ts';
+import { LossReadback } from '../../nn/ngp/loss.ts';
+import { psnrFromMse } from '../../nn/ngp/model.ts';
+import type { CameraPose } from '../../ui/orbit-controls.ts';
+import { cameraBlock, intParam, normalize, orbitPose, renderSize, TrainingStats, type AppFrame, type AppSettings, type NgpApp, type Vec3 } from './common.ts';
+import { NeuralField } from './field.ts';
+import { MAX_STEPS_PER_FRAME } from './gia.ts';
+import { VolumeRenderer, type VolumeStyle } from './volume-renderer.ts';
 
-/** Placeholder until the app lands. */
-export class NerfApp {
-  [k: string]: never;
-  constructor(_device: GPUDevice, _settings: AppSettings, _profiler: () => GpuProfiler | null) {
-    throw new Error('the NERF app has not landed yet');
+const OCC = 32;
+const BACKGROUND: Vec3 = [1, 1, 1];
+const HELD_OUT = 5;
+/** Cells whose learned density is below this (per unit length) are skipped. */
+const OCCUPIED_SIGMA = 0.1;
+
+interface Sphere {
+  c: Vec3;
+  r: number;
+  colour: Vec3;
+}
+
+/** The built-in scene: spheres and an axis-aligned box inside [-0.4, 0.4]^3. */
+export function syntheticScene(seed: number): { spheres: Sphere[]; box: { lo: Vec3; hi: Vec3; colour: Vec3 } } {
+  const random = seededRandom(seed * 31337 + 11);
+  const spheres: Sphere[] = [
+    { c: [0, 0.02, 0], r: 0.2, colour: [0.9, 0.3, 0.2] },
+    { c: [0.24, -0.12, 0.12], r: 0.11, colour: [0.2, 0.6, 0.95] },
+    { c: [-0.22, -0.1, 0.16], r: 0.12, colour: [0.25, 0.85, 0.35] },
+    { c: [-0.08, 0.22, -0.2], r: 0.1, colour: [0.95, 0.8, 0.2] },
+  ];
+  for (const s of spheres) for (let k = 0; k < 3; k++) s.c[k] += (random() - 0.5) * 0.06;
+  return { spheres, box: { lo: [-0.38, -0.38, -0.38], hi: [0.38, -0.24, 0.38], colour: [0.75, 0.7, 0.8] } };
+}
+
+/** Ray-traced colour of the scene (background where nothing is hit). */
+function traceScene(scene: ReturnType<typeof syntheticScene>, o: Vec3, d: Vec3): Vec3 {
+  let best = Infinity;
+  let colour: Vec3 = BACKGROUND;
+  let normal: Vec3 = [0, 1, 0];
+  for (const s of scene.spheres) {
+    const oc: Vec3 = [o[0] - s.c[0], o[1] - s.c[1], o[2] - s.c[2]];
+    const b = oc[0] * d[0] + oc[1] * d[1] + oc[2] * d[2];
+    const c = oc[0] * oc[0] + oc[1] * oc[1] + oc[2] * oc[2] - s.r * s.r;
+    const h = b * b - c;
+    if (h < 0) continue;
+    const t = -b - Math.sqrt(h);
+    if (t > 0 && t < best) {
+      best = t;
+      colour = s.colour;
+      normal = normalize([o[0] + t * d[0] - s.c[0], o[1] + t * d[1] - s.c[1], o[2] + t * d[2] - s.c[2]]);
+    }
+  }
+  const { lo, hi } = scene.box;
+  let tmin = -Infinity;
+  let tmax = Infinity;
+  let axis = 0;
+  for (let k = 0; k < 3; k++) {
+    const a = (lo[k] - o[k]) / d[k];
+    const b = (hi[k] - o[k]) / d[k];
+    const near = Math.min(a, b);
+    if (near > tmin) (tmin = near), (axis = k);
+    tmax = Math.min(tmax, Math.max(a, b));
+  }
+  if (tmin <= tmax && tmin > 0 && tmin < best) {
+    best = tmin;
+    colour = scene.box.colour;
+    normal = [0, 0, 0];
+    normal[axis] = d[axis] > 0 ? -1 : 1;
+  }
+  if (best === Infinity) return BACKGROUND;
+  const light = normalize([0.5, 0.8, 0.3]);
+  const lambert = 0.35 + 0.65 * Math.max(0, normal[0] * light[0] + normal[1] * light[1] + normal[2] * light[2]);
+  return [colour[0] * lambert, colour[1] * lambert, colour[2] * lambert];
+}
+
+interface View {
+  camera: Float32Array;
+  rgb: Float32Array;
+}
+
+function rayOf(camera: Float32Array, res: number, x: number, y: number): { o: Vec3; d: Vec3 } {
+  const nx = ((x + 0.5) / res) * 2 - 1;
+  const ny = 1 - ((y + 0.5) / res) * 2;
+  const d = normalize([
+    camera[12] + nx * camera[4] + ny * camera[8],
+    camera[13] + nx * camera[5] + ny * camera[9],
+    camera[14] + nx * camera[6] + ny * camera[10],
+  ]);
+  return { o: [camera[0], camera[1], camera[2]], d };
+}
+
+function boxHit(o: Vec3, d: Vec3): [number, number] {
+  let near = 0;
+  let far = Infinity;
+  for (let k = 0; k < 3; k++) {
+    const a = (-0.5 - o[k]) / d[k];
+    const b = (0.5 - o[k]) / d[k];
+    near = Math.max(near, Math.min(a, b));
+    far = Math.min(far, Math.max(a, b));
+  }
+  return [near, far];
+}
+
+export class NerfApp implements NgpApp {
+  readonly name = 'nerf' as const;
+  readonly accepts: readonly FileKind[] = [];
+  readonly camera = true;
+  readonly curveLabel = 'held-out PSNR (dB) vs step';
+  note: string;
+  readonly style: VolumeStyle = { mode: 0, colourMap: 0, opacity: 1, threshold: 0, background: BACKGROUND };
+  psnr: number | null = null;
+  private readonly field: NeuralField;
+  private readonly renderer: VolumeRenderer;
+  private readonly stats: TrainingStats;
+  private readonly heldReadback: LossReadback;
+  private readonly lossPipeline: GPUComputePipeline;
+  private readonly finishPipeline: GPUComputePipeline;
+  private readonly occPipeline: GPUComputePipeline;
+  private readonly uniforms: GPUBuffer[] = [];
+  private readonly batchPositions: GPUBuffer[] = [];
+  private readonly batchDeltas: GPUBuffer[] = [];
+  private readonly batchTargets: GPUBuffer[] = [];
+  private readonly rayLoss: GPUBuffer;
+  private readonly held: { positions: GPUBuffer; deltas: GPUBuffer; targets: GPUBuffer; outputs: GPUBuffer; stats: GPUBuffer; rays: number };
+  private readonly occ: { positions: GPUBuffer; outputs: GPUBuffer; bits: GPUBuffer; read: GPUBuffer; busy: boolean };
+  private occupancyCpu: Uint32Array | null = null;
+  private readonly views: View[] = [];
+  private readonly res: number;
+  private readonly samples: number;
+  private readonly rays: number;
+  private readonly maxRays: number;
+  private readonly occEvery: number;
+  private random: () => number;
+  private heldCount = -1;
+
+  constructor(
+    private readonly device: GPUDevice,
+    private readonly settings: AppSettings,
+    profiler: () => GpuProfiler | null,
+  ) {
+    const params = settings.params;
+    this.res = intParam(params, 'res', 64, 8, 512);
+    this.samples = intParam(params, 'samples', 32, 4, 256);
+    this.rays = Math.max(1, Math.floor(settings.batch / this.samples));
+    this.maxRays = intParam(params, 'rays', 64 * 64, 64, 1 << 20);
+    this.occEvery = intParam(params, 'occEvery', 16, 1, 100000);
+    const trainViews = intParam(params, 'views', 30, 1, 300);
+    const log2T = intParam(params, 'log2T', 19, 3, 30);
+    this.field = new NeuralField(
+      device,
+      {
+        grid: { dims: 3, levels: 16, featuresPerLevel: 2, log2HashmapSize: log2T, baseResolution: 16, perLevelScale: perLevelScaleFor(512, 16, 16) },
+        mlp: { width: 64, hiddenLayers: 2, outputDims: 4, outputActivation: 'none' },
+        maxBatch: this.rays * this.samples,
+        seed: settings.seed,
+      },
+      profiler(),
+    );
+    // The dataset: known poses on a sphere (Fibonacci spiral), rendered here.
+    const scene = syntheticScene(settings.seed);
+    const total = trainViews + HELD_OUT;
+    for (let v = 0; v < total; v++) {
+      const y = 1 - ((v + 0.5) / total) * 1.6; // avoid the poles
+      const yaw = v * 2.399963;
+      const pose = orbitPose(yaw, Math.asin(Math.max(-0.95, Math.min(0.95, y))) * 0.8, 1.5, 45);
+      const camera = cameraBlock(pose, this.res, this.res);
+      const rgb = new Float32Array(this.res * this.res * 3);
+      for (let py = 0; py < this.res; py++) {
+        for (let px = 0; px < this.res; px++) {
+          const { o, d } = rayOf(camera, this.res, px, py);
+          rgb.set(traceScene(scene, o, d), (py * this.res + px) * 3);
+        }
+      }
+      this.views.push({ camera, rgb });
+    }
+    this.note = `Built-in synthetic scene (spheres and a box, rendered by the suite): ${trainViews} training + ${HELD_OUT} held-out views at ${this.res}x${this.res}, known poses`;
+
+    const pipe = (entry: string) => computePipeline(device, 'ngp nerf', nerfWgsl, entry);
+    this.lossPipeline = pipe('loss');
+    this.finishPipeline = pipe('finish');
+    this.occPipeline = pipe('occupancy_update');
+    const rows = this.rays * this.samples;
+    for (let i = 0; i < MAX_STEPS_PER_FRAME; i++) {
+      this.batchPositions.push(storageBuffer(device, 'nerf batch positions', rows * 12));
+      this.batchDeltas.push(storageBuffer(device, 'nerf batch deltas', rows * 4));
+      this.batchTargets.push(storageBuffer(device, 'nerf batch targets', this.rays * 12));
+    }
+    for (let i = 0; i < MAX_STEPS_PER_FRAME + 2; i++) this.uniforms.push(device.createBuffer({ label: 'nerf params', size: 48, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST }));
+    // Held-out rays: a fixed seeded subset of the held-out views' pixels, uniform samples.
+    const heldRays = Math.min(this.rays, 512);
+    const heldRandom = seededRandom(settings.seed + 99);
+    const hp = new Float32Array(heldRays * this.samples * 3);
+    const hd = new Float32Array(heldRays * this.samples);
+    const ht = new Float32Array(heldRays * 3);
+    for (let r = 0; r < heldRays; r++) {
+      const view = this.views[trainViews + (r % HELD_OUT)];
+      const px = Math.floor(heldRandom() * this.res);
+      const py = Math.floor(heldRandom() * this.res);
+      this.fillRay(view, px, py, r, hp, hd, ht, null, false);
+    }
+    this.rayLoss = storageBuffer(device, 'nerf ray losses', Math.max(this.rays, heldRays) * 4);
+    this.held = {
+      rays: heldRays,
+      positions: storageBuffer(device, 'nerf held-out positions', hp.byteLength),
+      deltas: storageBuffer(device, 'nerf held-out deltas', hd.byteLength),
+      targets: storageBuffer(device, 'nerf held-out targets', ht.byteLength),
+      outputs: storageBuffer(device, 'nerf held-out outputs', heldRays * this.samples * 16),
+      stats: storageBuffer(device, 'nerf held-out stats', 16),
+    };
+    device.queue.writeBuffer(this.held.positions, 0, hp);
+    device.queue.writeBuffer(this.held.deltas, 0, hd);
+    device.queue.writeBuffer(this.held.targets, 0, ht);
+    // Occupancy grid: cell centres, all cells occupied at first.
+    const cells = OCC * OCC * OCC;
+    const cp = new Float32Array(cells * 3);
+    for (let i = 0; i < cells; i++) cp.set([((i % OCC) + 0.5) / OCC, ((Math.floor(i / OCC) % OCC) + 0.5) / OCC, (Math.floor(i / (OCC * OCC)) + 0.5) / OCC], i * 3);
+    this.occ = {
+      positions: storageBuffer(device, 'nerf occupancy cell centres', cp.byteLength),
+      outputs: storageBuffer(device, 'nerf occupancy field', cells * 16),
+      bits: storageBuffer(device, 'nerf occupancy bits', cells / 8),
+      read: device.createBuffer({ label: 'nerf occupancy readback', size: cells / 8, usage: GPUBufferUsage.COPY_DST | GPUBufferUsage.MAP_READ }),
+      busy: false,
+    };
+    device.queue.writeBuffer(this.occ.positions, 0, cp);
+    device.queue.writeBuffer(this.occ.bits, 0, new Uint32Array(cells / 32).fill(0xffffffff));
+    this.renderer = new VolumeRenderer(device, intParam(params, 'renderSamples', 64, 4, 512));
+    this.renderer.occupancy = this.occ.bits;
+    this.stats = new TrainingStats(device);
+    this.heldReadback = new LossReadback(device);
+    this.random = seededRandom(settings.seed);
+  }
+
+  get step(): number {
+    return this.field.step;
+  }
+  get loss(): number | null {
+    return this.stats.loss;
+  }
+  get firstLoss(): number | null {
+    return this.stats.firstLoss;
+  }
+  get curve() {
+    return this.stats.curve;
+  }
+
+  defaultPose(): CameraPose {
+    return orbitPose(0.4, 0.3, 1.5, 45);
+  }
+
+  setCamera(pose: CameraPose): void {
+    this.renderer.setCamera(pose);
+  }
+
+  extraStats(): Record<string, unknown> {
+    let occupied: number | undefined;
+    if (this.occupancyCpu) {
+      occupied = 0;
+      for (const w of this.occupancyCpu) for (let b = w; b; b &= b - 1) occupied++;
+    }
+    return {
+      stepsPerSecond: Number(this.stats.stepsPerSecond.toFixed(2)),
+      raysPerStep: this.rays,
+      samplesPerRay: this.samples,
+      occupiedCells: occupied,
+      trainPsnr: this.stats.loss === null ? undefined : Number(psnrFromMse(this.stats.loss).toFixed(2)),
+      render: `${this.renderer.width}x${this.renderer.height}`,
+      params: this.field.paramCount,
+    };
+  }
+
+  private occupied(x: number, y: number, z: number): boolean {
+    const bits = this.occupancyCpu;
+    if (!bits) return true;
+    const cx = Math.min(OCC - 1, Math.max(0, Math.floor(x * OCC)));
+    const cy = Math.min(OCC - 1, Math.max(0, Math.floor(y * OCC)));
+    const cz = Math.min(OCC - 1, Math.max(0, Math.floor(z * OCC)));
+    const cell = (cz * OCC + cy) * OCC + cx;
+    return (bits[cell >>> 5] & (1 << (cell & 31))) !== 0;
+  }
+
+  /**
+   * Samples of ray (px, py) of a view into row `r`: with `occupancy`, of 2S evenly spaced,
+   * jittered candidates the ones in occupied cells (at most S; unused samples get delta 0);
+   * without, S uniform midpoints.
+   */
+  private fillRay(view: View, px: number, py: number, r: number, pos: Float32Array, deltas: Float32Array, targets: Float32Array, random: (() => number) | null, occupancy: boolean): void {
+    const S = this.samples;
+    const { o, d } = rayOf(view.camera, this.res, px, py);
+    const [near, far] = boxHit(o, d);
+    targets.set(view.rgb.subarray((py * this.res + px) * 3, (py * this.res + px) * 3 + 3), r * 3);
+    const base = r * S;
+    let j = 0;
+    if (far > near) {
+      const candidates = occupancy ? 2 * S : S;
+      const dt = (far - near) / candidates;
+      const jitter = random ? random() : 0.5;
+      for (let k = 0; k < candidates && j < S; k++) {
+        const t = near + (k + jitter) * dt;
+        const x = o[0] + t * d[0] + 0.5;
+        const y = o[1] + t * d[1] + 0.5;
+        const z = o[2] + t * d[2] + 0.5;
+        if (occupancy && !this.occupied(x, y, z)) continue;
+        pos[(base + j) * 3] = Math.min(1, Math.max(0, x));
+        pos[(base + j) * 3 + 1] = Math.min(1, Math.max(0, y));
+        pos[(base + j) * 3 + 2] = Math.min(1, Math.max(0, z));
+        deltas[base + j] = dt;
+        j++;
+      }
+    }
+    for (; j < S; j++) {
+      pos.fill(0.5, (base + j) * 3, (base + j) * 3 + 3);
+      deltas[base + j] = 0;
+    }
+  }
+
+  private uniform(i: number, rays: number, writeGrad: boolean, gradScale: number, invCount: number): GPUBuffer {
+    const data = new ArrayBuffer(48);
+    new Uint32Array(data, 0, 4).set([rays, this.samples, writeGrad ? 1 : 0, OCC]);
+    new Float32Array(data, 16, 8).set([gradScale, invCount, OCCUPIED_SIGMA, 0, ...BACKGROUND, 1]);
+    this.device.queue.writeBuffer(this.uniforms[i], 0, data);
+    return this.uniforms[i];
+  }
+
+  private group(pipeline: GPUComputePipeline, entries: [number, GPUBuffer][]): GPUBindGroup {
+    return this.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries: entries.map(([binding, buffer]) => ({ binding, resource: { buffer } })) });
+  }
+
+  private encodeLoss(encoder: GPUCommandEncoder, profiler: GpuProfiler, uniform: GPUBuffer, raw: GPUBuffer, deltas: GPUBuffer, targets: GPUBuffer, stats: GPUBuffer, rays: number): void {
+    const pass = profiler.computePass(encoder, 'loss+adam');
+    pass.setPipeline(this.lossPipeline);
+    pass.setBindGroup(0, this.group(this.lossPipeline, [[0, uniform], [1, raw], [2, deltas], [3, targets], [4, this.field.dOutputs], [5, this.rayLoss]]));
+    pass.dispatchWorkgroups(workgroups(rays, 64, this.device));
+    pass.setPipeline(this.finishPipeline);
+    pass.setBindGroup(0, this.group(this.finishPipeline, [[0, uniform], [5, this.rayLoss], [6, stats]]));
+    pass.dispatchWorkgroups(1);
+    pass.end();
+  }
+
+  encode(frame: AppFrame): void {
+    const { encoder, profiler } = frame;
+    const steps = Math.min(frame.steps, MAX_STEPS_PER_FRAME);
+    const S = this.samples;
+    const trainViews = this.views.length - HELD_OUT;
+    let occupancyDue = false;
+    for (let i = 0; i < steps; i++) {
+      const pos = new Float32Array(this.rays * S * 3);
+      const deltas = new Float32Array(this.rays * S);
+      const targets = new Float32Array(this.rays * 3);
+      for (let r = 0; r < this.rays; r++) {
+        const view = this.views[Math.floor(this.random() * trainViews)];
+        this.fillRay(view, Math.floor(this.random() * this.res), Math.floor(this.random() * this.res), r, pos, deltas, targets, this.random, true);
+      }
+      this.device.queue.writeBuffer(this.batchPositions[i], 0, pos);
+      this.device.queue.writeBuffer(this.batchDeltas[i], 0, deltas);
+      this.device.queue.writeBuffer(this.batchTargets[i], 0, targets);
+      const n = this.rays * S;
+      const scale = this.rays * 3;
+      this.field.encodeTrainForward(encoder, this.batchPositions[i], n);
+      this.encodeLoss(encoder, profiler, this.uniform(i, this.rays, true, scale / (this.rays * 3), 1 / (this.rays * 3)), this.field.predictions, this.batchDeltas[i], this.batchTargets[i], this.field.loss.stats, this.rays);
+      this.field.encodeBackward(encoder, this.batchPositions[i], n, scale);
+      if (this.field.step % this.occEvery === 0 && this.field.step >= 2 * this.occEvery) occupancyDue = true;
+    }
+    this.stats.encode(encoder, this.field.loss.stats, this.field.step, frame.afterSubmit, null);
+    // Held-out PSNR every few steps (fixed rays, inference only).
+    if (steps > 0 && (this.field.step % 4 === 0 || this.psnr === null)) {
+      const h = this.held;
+      this.field.encodeForward(encoder, h.positions, h.outputs, h.rays * S);
+      this.encodeLoss(encoder, profiler, this.uniform(MAX_STEPS_PER_FRAME, h.rays, false, 0, 1 / (h.rays * 3)), h.outputs, h.deltas, h.targets, h.stats, h.rays);
+      const done = this.heldReadback.encode(encoder, h.stats);
+      frame.afterSubmit(done);
+    }
+    const latest = this.heldReadback.latest;
+    if (latest && latest.count !== this.heldCount && Number.isFinite(latest.last) && latest.count > 0) {
+      this.heldCount = latest.count;
+      this.psnr = psnrFromMse(latest.last);
+      this.stats.push({ step: this.field.step, value: this.psnr });
+    }
+    if (occupancyDue) this.encodeOccupancy(encoder, profiler, frame.afterSubmit);
+    const slices = Math.max(4, 4 * Math.max(1, frame.steps));
+    this.renderer.encode(encoder, frame.output, this.field, renderSize(frame.output, this.maxRays), slices, this.style, profiler);
+  }
+
+  /** Refreshes the occupancy bits from the learned density; the CPU copy follows without stalling. */
+  private encodeOccupancy(encoder: GPUCommandEncoder, profiler: GpuProfiler, afterSubmit: (c: () => void) => void): void {
+    const cells = OCC * OCC * OCC;
+    const o = this.occ;
+    this.field.encodeForward(encoder, o.positions, o.outputs, cells);
+    encoder.clearBuffer(o.bits);
+    const uniform = this.uniform(MAX_STEPS_PER_FRAME + 1, 0, false, 0, 0);
+    const pass = profiler.computePass(encoder, 'occupancy');
+    pass.setPipeline(this.occPipeline);
+    pass.setBindGroup(0, this.group(this.occPipeline, [[0, uniform], [1, o.outputs], [7, o.bits]]));
+    pass.dispatchWorkgroups(workgroups(cells, 64, this.device));
+    pass.end();
+    if (o.busy) return;
+    o.busy = true;
+    encoder.copyBufferToBuffer(o.bits, 0, o.read, 0, cells / 8);
+    afterSubmit(() => {
+      o.read.mapAsync(GPUMapMode.READ).then(
+        () => {
+          this.occupancyCpu = new Uint32Array(o.read.getMappedRange().slice(0));
+          o.read.unmap();
+          o.busy = false;
+        },
+        () => (o.busy = false),
+      );
+    });
+  }
+
+  reset(): void {
+    this.field.reset(this.settings.seed);
+    this.random = seededRandom(this.settings.seed);
+    this.stats.reset();
+    this.psnr = null;
+    this.occupancyCpu = null;
+    this.device.queue.writeBuffer(this.occ.bits, 0, new Uint32Array((OCC * OCC * OCC) / 32).fill(0xffffffff));
+    this.renderer.restart();
+  }
+
+  destroy(): void {
+    this.field.destroy();
+    this.renderer.destroy();
+    this.stats.destroy();
+    this.heldReadback.destroy();
+    for (const b of [...this.batchPositions, ...this.batchDeltas, ...this.batchTargets, ...this.uniforms, this.rayLoss]) b.destroy();
+    for (const b of [this.held.positions, this.held.deltas, this.held.targets, this.held.outputs, this.held.stats]) b.destroy();
+    for (const b of [this.occ.positions, this.occ.outputs, this.occ.bits, this.occ.read]) b.destroy();
   }
 }
-export type _Unused = NgpApp;

@@ -69,7 +69,7 @@ export class NgpDemo extends DemoElement {
       case 'nsdf':
         return new NsdfApp(device, settings, profiler) as unknown as NgpApp;
       case 'nerf':
-        return new NerfApp(device, settings, profiler) as unknown as NgpApp;
+        return new NerfApp(device, settings, profiler);
       case 'nvr':
         return new NvrApp(device, settings, profiler);
     }
