@@ -1,11 +1,11 @@
 import { expect } from 'vitest';
-import { Conv2d, hasF16, type ConvImpl } from '../../src/nn/ops/conv2d.ts';
+import { Conv2d, gemmKernel, gemmRows, gemmTile, gemmUniform, hasF16, kMajor, type ConvImpl } from '../../src/nn/ops/conv2d.ts';
 import { ConvTranspose2d } from '../../src/nn/ops/conv-transpose2d.ts';
 import { Correlation } from '../../src/nn/ops/correlation.ts';
 import { ActivationOp, ApplyOffset, Binary, Concat, SplitActivation, TryOnComposite } from '../../src/nn/ops/elementwise.ts';
 import { GridSample, type GridLayout } from '../../src/nn/ops/grid-sample.ts';
 import { AdaptiveAvgPool2d, Upsample } from '../../src/nn/ops/resize.ts';
-import type { Activation } from '../../src/nn/ops/common.ts';
+import { ACTIVATION_CODE, cachedPipeline, OpResources, weightBuffer, type Activation } from '../../src/nn/ops/common.ts';
 import { requestGpu } from '../../src/gpu/device.ts';
 import { withErrorScope } from '../../src/gpu/errors.ts';
 import { GpuProfiler } from '../../src/gpu/profiler.ts';
@@ -232,6 +232,36 @@ gpuTest('conv2d f16 GEMM tiles (only where shader-f16 exists)', async ({ device,
   const out = own(emptyTensor(device, op.outputShape(input.shape)));
   submit(device, (e) => op.encode(e, input, out));
   await expectClose(device, out, ref.convTranspose2d(x, weight, bias, 16, 4, { stride: 2, padding: 1 }), 'f16 conv_transpose k4 s2', 1e-2);
+});
+
+gpuTest("GEMM partial-sum accumulation (the f16 variant's code path) run with f32 tiles", async ({ device, own }) => {
+  for (const [cin, cout, h, w, k, mode] of [[37, 70, 5, 7, 1, 1], [64, 20, 8, 8, 1, 0], [9, 33, 7, 6, 3, 2]] as const) {
+    const x = randomHost([1, cin, h, w], cin + k);
+    const K = cin * k * k;
+    const Kp = Math.ceil(K / 16) * 16;
+    const Mp = Math.ceil(cout / 64) * 64;
+    const weight = randomArray(cout * K, cout, 1 / Math.sqrt(K));
+    const bias = randomArray(cout, 5, 0.3);
+    const bm = gemmRows(cout);
+    const { code, key } = gemmKernel({ mode, bm, f16: false, partialSums: true });
+    expect(key).toMatch(/partial/);
+    const pipeline = cachedPipeline(device, key, 'nn conv gemm', () => code);
+    const res = own(new OpResources(device, 'partial sums'));
+    const input = upload(device, own, x);
+    const out = own(emptyTensor(device, [1, cout, h, w]));
+    const pad = (k - 1) / 2;
+    const u = res.uniform(
+      gemmUniform({ M: cout, N: h * w, K, Kp, Cin: cin, inOff: 0, H: h, W: w, Wo: w, k, stride: 1, pad, Ctot: cout, outOff: 0, flags: 0, act: ACTIVATION_CODE.gelu, plane: h * w, Mp }, 0.01),
+    );
+    const wb = own(weightBuffer(device, 'w', kMajor(weight, cout, K, Kp)));
+    const bb = own(weightBuffer(device, 'b', bias, Mp));
+    submit(device, (e) => {
+      const pass = e.beginComputePass();
+      res.dispatch(pass, pipeline, [u, input.buffer, wb, bb, input.buffer, out.buffer], Math.ceil((h * w) / gemmTile(bm, false).bn), Math.ceil(cout / bm), 1);
+      pass.end();
+    });
+    await expectClose(device, out, ref.conv2d(x, weight, bias, cout, k, { padding: pad, activation: 'gelu' }), `partial sums mode ${mode}`);
+  }
 });
 
 gpuTest('conv_transpose2d: k4 s2 p1, k3 s3 p0, output_padding, batches, activation, channel offset', async ({ device, own }) => {
@@ -546,6 +576,39 @@ gpuTest('MobileR2L-shaped net from a state dict: BN folded, residual blocks, tra
   expect(pool.stats.buffers).toBe(buffers); // the second frame allocated nothing
   await new Promise((resolve) => setTimeout(resolve, 50));
   if (profiler.hasTimestamps) expect(Object.keys(profiler.stages).sort()).toEqual(['body', 'head', 'out', 'sr']);
+});
+
+gpuTest('deep GELU residual stack (MobileR2L body depth: 29 blocks + global skip) stays within 1e-3 of the float64 reference', async ({ device, own }) => {
+  const sd = new FakeStateDict();
+  const C = 32;
+  const blocks = Array.from({ length: 29 }, (_, i) => ({
+    c1: sd.conv(`body.${i}.conv1`, C, C, 1, true),
+    bn1: sd.bn(`body.${i}.bn1`, C),
+    c2: sd.conv(`body.${i}.conv2`, C, C, 1, true),
+    bn2: sd.bn(`body.${i}.bn2`, C),
+  }));
+  const x = randomHost([1, C, 6, 7], 321);
+  let y = x;
+  for (const b of blocks) {
+    const h = ref.activation(b.bn1(ref.conv2d(y, b.c1.w, b.c1.b, C, 1)), 'gelu');
+    y = ref.add(b.bn2(ref.conv2d(h, b.c2.w, b.c2.b, C, 1)), y);
+  }
+  const want = ref.add(y, x);
+  const r = new StateDictReader(sd.map);
+  const body = own(new Sequential('body'));
+  for (let i = 0; i < 29; i++) {
+    body.addResidual(`body.${i}`, [r.conv2d(device, `body.${i}.conv1`, { batchNorm: `body.${i}.bn1`, activation: 'gelu' })], r.conv2d(device, `body.${i}.conv2`, { batchNorm: `body.${i}.bn2` }));
+  }
+  const add = own(new Binary(device, { op: 'add' }));
+  const pool = own(new TensorPool(device));
+  const input = upload(device, own, x);
+  const out = own(emptyTensor(device, x.shape));
+  const encoder = device.createCommandEncoder();
+  const features = body.run(encoder, input, pool);
+  add.encode(encoder, features, input, out);
+  device.queue.submit([encoder.finish()]);
+  const err = await expectClose(device, out, want, 'deep residual stack', 1e-3);
+  console.info(`29-block GELU residual stack: max relative error ${err.toExponential(2)}`);
 });
 
 gpuTest('MobileNetV2 inverted residual from a state dict (1x1 expand, depthwise s2, 1x1 project, BN folded, ReLU6)', async ({ device, own }) => {

@@ -74,6 +74,11 @@ export interface GemmVariant {
   /** Output-channel rows per tile (pixels per tile = 4096 / bm). */
   bm: 16 | 32 | 64;
   f16: boolean;
+  /**
+   * Per-slice partial sums added to f32 accumulators (what the f16 variant does; default =
+   * f16). Settable with f32 tiles so devices without shader-f16 test that code path.
+   */
+  partialSums?: boolean;
 }
 
 /** Tile shape of a GEMM variant: BM x BN outputs, BK-deep slices, and the workgroup bytes it uses. */
@@ -86,6 +91,7 @@ export function gemmTile(bm: 16 | 32 | 64, f16: boolean): { bm: number; bn: numb
 /** WGSL of a GEMM variant and its cache key. */
 export function gemmKernel(v: GemmVariant): { code: string; key: string } {
   const { bm, bn, bk } = gemmTile(v.bm, v.f16);
+  const partial = v.partialSums ?? v.f16;
   const header = [
     v.f16 ? 'enable f16;' : '',
     `alias T = ${v.f16 ? 'f16' : 'f32'};`,
@@ -93,11 +99,11 @@ export function gemmKernel(v: GemmVariant): { code: string; key: string } {
     `const BN: u32 = ${bn}u;`,
     `const BK: u32 = ${bk}u;`,
     `const MODE: u32 = ${v.mode}u;`,
-    `const ACC_F16: bool = ${v.f16};`,
+    `const ACC_F16: bool = ${partial};`,
   ]
     .filter(Boolean)
     .join('\n');
-  return { code: `${header}\n${gemmWgsl}`, key: `nn-conv-gemm:m${v.mode}:bm${bm}:${v.f16 ? 'f16' : 'f32'}` };
+  return { code: `${header}\n${gemmWgsl}`, key: `nn-conv-gemm:m${v.mode}:bm${bm}:${v.f16 ? 'f16' : 'f32'}${partial && !v.f16 ? ':partial' : ''}` };
 }
 
 /** Fields of the GEMM kernel's uniform block (struct Gemm), in order, alpha excluded. */
