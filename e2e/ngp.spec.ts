@@ -204,4 +204,23 @@ test.describe('neural graphics lab', () => {
     expect((await snapshotPng(page)).distinct).toBeGreaterThan(8);
     expect(errors).toEqual([]);
   });
+
+  test('NSDF: fits the built-in shape, sphere traces it, opens an OBJ mesh and refuses a mesh without faces', async ({ page }) => {
+    const errors = watchErrors(page);
+    await openDemo(page, `#/ngp?app=nsdf&size=${SIZE}&batch=1024&steps=1&rays=768&marchSteps=12&log2T=14`);
+    const later = await expectTrains(page, 'nsdf', 8);
+    test.info().annotations.push({ type: 'nsdf', description: `step ${later.step}, loss ${later.loss}, ${later.stepsPerSecond} steps/s` });
+    const noFaces = await openBytes(page, [...Buffer.from('v 0 0 0\nv 1 0 0\nv 0 1 0\n')], 'points.obj');
+    expect(noFaces).toMatch(/points\.obj.*no faces/);
+    expect(await lastError(page)).toMatch(/no faces/);
+    const s1 = await stats(page);
+    await waitSteps(page, s1.step + 2);
+    // a cube
+    const cube = ['v -1 -1 -1', 'v 1 -1 -1', 'v 1 1 -1', 'v -1 1 -1', 'v -1 -1 1', 'v 1 -1 1', 'v 1 1 1', 'v -1 1 1',
+      'f 1 4 3 2', 'f 5 6 7 8', 'f 1 2 6 5', 'f 2 3 7 6', 'f 3 4 8 7', 'f 4 1 5 8'].join('\n');
+    expect(await openBytes(page, [...Buffer.from(cube)], 'cube.obj')).toBeNull();
+    await expect(page.locator('[data-testid="ngp-note"]')).toContainText('cube.obj: 8 vertices, 12 triangles');
+    await expectTrains(page, 'nsdf', 6);
+    expect(errors).toEqual([]);
+  });
 });

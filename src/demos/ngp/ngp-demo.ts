@@ -67,7 +67,7 @@ export class NgpDemo extends DemoElement {
       case 'gia':
         return new GiaApp(device, settings, profiler);
       case 'nsdf':
-        return new NsdfApp(device, settings, profiler) as unknown as NgpApp;
+        return new NsdfApp(device, settings, profiler);
       case 'nerf':
         return new NerfApp(device, settings, profiler);
       case 'nvr':

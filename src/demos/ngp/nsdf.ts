@@ -1,11 +1,343 @@
-import type { AppSettings, NgpApp } from './common.ts';
+/**
+ * NSDF (neural signed distance function, instant-ngp's SDF app): a 3D hash grid + MLP fitted to
+ * the signed distance of a shape with L2 on points near the surface and uniform in the box,
+ * rendered by sphere tracing the learned field (shaders/ngp_app_sdf.wgsl) with normals from
+ * the field's finite differences; the camera orbits.
+ *
+ * Default content: a procedural shape made here (smooth union of a torus, spheres and a box)
+ * with an analytic SDF, because the npm `bunny` package is not installed. A dropped .obj or
+ * binary .ply mesh is normalised into the box and sampled once: a fixed pool of points (half
+ * near the surface, half uniform) gets exact signed distances on the CPU (closest triangle;
+ * sign by winding number), with the pool shrunk for big meshes so that takes bounded time.
+ */
+import sdfWgsl from '../../../shaders/ngp_app_sdf.wgsl?raw';
+import { parseObj, type TriangleMesh } from '../../formats/obj.ts';
+import { findProperty, readPly, readPlyColumns, readPlyList, requireElement, requireProperties } from '../../formats/ply.ts';
+import type { FileKind } from '../../formats/sniff.ts';
 import type { GpuProfiler } from '../../gpu/profiler.ts';
+import { computePipeline, workgroups } from '../../gpu/shader.ts';
+import { perLevelScaleFor, seededRandom } from '../../nn/ngp/config.ts';
+import { storageBuffer } from '../../nn/ngp/gpu-util.ts';
+import type { CameraPose } from '../../ui/orbit-controls.ts';
+import { cameraBlock, Display, intParam, orbitPose, renderSize, TrainingStats, type AppFrame, type AppSettings, type NgpApp } from './common.ts';
+import { NeuralField } from './field.ts';
+import { MAX_STEPS_PER_FRAME } from './gia.ts';
+import { builtinShapeSdf, meshSdf, normalizeMesh, triangleSoup } from './sdf-geometry.ts';
 
-/** Placeholder until the app lands. */
-export class NsdfApp {
-  [k: string]: never;
-  constructor(_device: GPUDevice, _settings: AppSettings, _profiler: () => GpuProfiler | null) {
-    throw new Error('the NSDF app has not landed yet');
+/** Most point-triangle pairs the CPU SDF of a dropped mesh may evaluate (bounds its time). */
+const MESH_SDF_BUDGET = 1.5e8;
+
+/** A mesh from an OBJ or a binary PLY (vertex x/y/z + face vertex_indices). */
+export function meshFromPly(bytes: Uint8Array, name: string): TriangleMesh {
+  const ply = readPly(bytes);
+  const vertex = requireElement(ply, 'vertex');
+  requireProperties(vertex, ['x', 'y', 'z'], 'mesh vertices');
+  const face = ply.elements.find((e) => e.name === 'face');
+  if (!face || face.count === 0) throw new Error(`${name}: the PLY has ${vertex.count} vertices but no faces; a surface mesh is needed (a point cloud or Gaussian scene cannot be fitted as an SDF)`);
+  const listName = findProperty(face, 'vertex_indices') ? 'vertex_indices' : findProperty(face, 'vertex_index') ? 'vertex_index' : null;
+  if (!listName) throw new Error(`${name}: the PLY face element has no vertex_indices list`);
+  const positions = new Float32Array(vertex.count * 3);
+  readPlyColumns(ply, vertex, ['x', 'y', 'z'].map((property, offset) => ({ property, out: positions, stride: 3, offset })));
+  const { offsets, values } = readPlyList(ply, face, listName);
+  const tris: number[] = [];
+  for (let f = 0; f < face.count; f++) {
+    const a = offsets[f];
+    const n = offsets[f + 1] - a;
+    if (n < 3) throw new Error(`${name}: face ${f} has ${n} vertices (at least 3 needed)`);
+    for (let k = 0; k < n; k++) {
+      const v = values[a + k];
+      if (!Number.isInteger(v) || v < 0 || v >= vertex.count) throw new Error(`${name}: face ${f} refers to vertex ${v}, out of range (${vertex.count} vertices)`);
+    }
+    for (let k = 1; k + 1 < n; k++) tris.push(values[a], values[a + k], values[a + k + 1]);
+  }
+  if (tris.length === 0) throw new Error(`${name}: the mesh has no faces`);
+  return { positions, indices: Uint32Array.from(tris) };
+}
+
+interface SamplePool {
+  points: Float32Array;
+  sdf: Float32Array;
+}
+
+export class NsdfApp implements NgpApp {
+  readonly name = 'nsdf' as const;
+  readonly accepts: readonly FileKind[] = ['obj', 'ply'];
+  readonly camera = true;
+  readonly curveLabel = 'log10 loss vs step';
+  readonly psnr = null;
+  note = 'Built-in procedural shape (smooth union of a torus, spheres and a box; analytic SDF). The npm Stanford bunny is not installed: drop an .obj or .ply mesh to fit it.';
+  private field: NeuralField;
+  private readonly stats: TrainingStats;
+  private readonly display: Display;
+  private readonly inputs: GPUBuffer[] = [];
+  private readonly targets: GPUBuffer[] = [];
+  private readonly pipelines: Record<'init' | 'march' | 'normal_positions' | 'shade', GPUComputePipeline>;
+  private readonly uniforms: GPUBuffer;
+  private trace: { positions: GPUBuffer; outputs: GPUBuffer; state: GPUBuffer; image: GPUBuffer; width: number; height: number } | null = null;
+  private pool: SamplePool | null = null;
+  private random: () => number;
+  private readonly batch: number;
+  private readonly maxRays: number;
+  private readonly marchSteps: number;
+  private cursor = 0;
+  private pose: CameraPose = orbitPose(0.5, 0.35, 1.5);
+
+  constructor(
+    private readonly device: GPUDevice,
+    private readonly settings: AppSettings,
+    private readonly profiler: () => GpuProfiler | null,
+  ) {
+    this.batch = settings.batch;
+    this.field = this.makeField();
+    for (let i = 0; i < MAX_STEPS_PER_FRAME; i++) {
+      this.inputs.push(storageBuffer(device, 'nsdf batch positions', this.batch * 12));
+      this.targets.push(storageBuffer(device, 'nsdf batch targets', this.batch * 4));
+    }
+    const pipe = (entry: 'init' | 'march' | 'normal_positions' | 'shade') => computePipeline(device, 'ngp sdf', sdfWgsl, entry);
+    this.pipelines = { init: pipe('init'), march: pipe('march'), normal_positions: pipe('normal_positions'), shade: pipe('shade') };
+    this.uniforms = device.createBuffer({ label: 'nsdf params', size: 112, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
+    this.stats = new TrainingStats(device);
+    this.display = new Display(device);
+    this.maxRays = intParam(settings.params, 'rays', 96 * 96, 64, 1 << 20);
+    this.marchSteps = intParam(settings.params, 'marchSteps', 48, 2, 1000);
+    this.random = seededRandom(settings.seed);
+  }
+
+  private makeField(): NeuralField {
+    return new NeuralField(
+      this.device,
+      {
+        grid: { dims: 3, levels: 16, featuresPerLevel: 2, log2HashmapSize: intParam(this.settings.params, 'log2T', 19, 3, 30), baseResolution: 16, perLevelScale: perLevelScaleFor(512, 16, 16) },
+        mlp: { width: 64, hiddenLayers: 2, outputDims: 1, outputActivation: 'none' },
+        maxBatch: this.batch,
+        seed: this.settings.seed,
+      },
+      this.profiler(),
+    );
+  }
+
+  get step(): number {
+    return this.field.step;
+  }
+  get loss(): number | null {
+    return this.stats.loss;
+  }
+  get firstLoss(): number | null {
+    return this.stats.firstLoss;
+  }
+  get curve() {
+    return this.stats.curve;
+  }
+
+  defaultPose(): CameraPose {
+    return orbitPose(0.5, 0.35, 1.5);
+  }
+
+  setCamera(pose: CameraPose): void {
+    this.pose = pose;
+    this.cursor = 0;
+  }
+
+  extraStats(): Record<string, unknown> {
+    return {
+      stepsPerSecond: Number(this.stats.stepsPerSecond.toFixed(2)),
+      batch: this.batch,
+      samplePool: this.pool ? this.pool.sdf.length : 'analytic',
+      render: this.trace ? `${this.trace.width}x${this.trace.height}` : '',
+      params: this.field.paramCount,
+    };
+  }
+
+  /** Training batch: from the mesh's sample pool, or fresh samples of the analytic shape. */
+  private fillBatch(i: number): void {
+    const n = this.batch;
+    const r = this.random;
+    const pos = new Float32Array(n * 3);
+    const tgt = new Float32Array(n);
+    const pool = this.pool;
+    for (let k = 0; k < n; k++) {
+      if (pool) {
+        const j = Math.floor(r() * pool.sdf.length);
+        pos.set(pool.points.subarray(j * 3, j * 3 + 3), k * 3);
+        tgt[k] = pool.sdf[j];
+        continue;
+      }
+      let x = r() - 0.5;
+      let y = r() - 0.5;
+      let z = r() - 0.5;
+      if (k % 2 === 0) {
+        // near the surface: project onto it along the gradient, then jitter
+        for (let it = 0; it < 3; it++) {
+          const d = builtinShapeSdf(x, y, z);
+          const e = 1e-3;
+          const gx = builtinShapeSdf(x + e, y, z) - d;
+          const gy = builtinShapeSdf(x, y + e, z) - d;
+          const gz = builtinShapeSdf(x, y, z + e) - d;
+          const g = Math.hypot(gx, gy, gz) / e || 1;
+          x -= (d * gx) / e / g / g;
+          y -= (d * gy) / e / g / g;
+          z -= (d * gz) / e / g / g;
+        }
+        const sigma = k % 4 === 0 ? 0.005 : 0.03;
+        x += gauss(r) * sigma;
+        y += gauss(r) * sigma;
+        z += gauss(r) * sigma;
+        x = Math.min(0.5, Math.max(-0.5, x));
+        y = Math.min(0.5, Math.max(-0.5, y));
+        z = Math.min(0.5, Math.max(-0.5, z));
+      }
+      pos[k * 3] = x + 0.5;
+      pos[k * 3 + 1] = y + 0.5;
+      pos[k * 3 + 2] = z + 0.5;
+      tgt[k] = builtinShapeSdf(x, y, z);
+    }
+    this.device.queue.writeBuffer(this.inputs[i], 0, pos);
+    this.device.queue.writeBuffer(this.targets[i], 0, tgt);
+  }
+
+  private ensureTrace(width: number, height: number) {
+    if (this.trace && this.trace.width === width && this.trace.height === height) return this.trace;
+    if (this.trace) for (const b of [this.trace.positions, this.trace.outputs, this.trace.state, this.trace.image]) b.destroy();
+    const rays = width * height;
+    this.cursor = 0;
+    this.trace = {
+      width,
+      height,
+      positions: storageBuffer(this.device, 'nsdf trace positions', rays * 4 * 12),
+      outputs: storageBuffer(this.device, 'nsdf trace field', rays * 4 * 16),
+      state: storageBuffer(this.device, 'nsdf trace state', rays * 16),
+      image: storageBuffer(this.device, 'nsdf image', rays * 16),
+    };
+    return this.trace;
+  }
+
+  private dispatch(encoder: GPUCommandEncoder, profiler: GpuProfiler, entry: keyof NsdfApp['pipelines'], rays: number): void {
+    const t = this.trace!;
+    const pipeline = this.pipelines[entry];
+    const used: Record<string, number[]> = { init: [0, 1, 3], march: [0, 1, 2, 3], normal_positions: [0, 1, 3], shade: [0, 2, 3, 4] };
+    const buffers: Record<number, GPUBuffer> = { 0: this.uniforms, 1: t.positions, 2: t.outputs, 3: t.state, 4: t.image };
+    const group = this.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries: used[entry].map((binding) => ({ binding, resource: { buffer: buffers[binding] } })) });
+    const pass = profiler.computePass(encoder, 'render');
+    pass.setPipeline(pipeline);
+    pass.setBindGroup(0, group);
+    pass.dispatchWorkgroups(workgroups(rays, 64, this.device));
+    pass.end();
+  }
+
+  encode(frame: AppFrame): void {
+    const { encoder, profiler, output } = frame;
+    const steps = Math.min(frame.steps, MAX_STEPS_PER_FRAME);
+    for (let i = 0; i < steps; i++) {
+      this.fillBatch(i);
+      this.field.encodeTrainStep(encoder, this.inputs[i], this.targets[i], this.batch, 'l2');
+    }
+    this.stats.encode(encoder, this.field.loss.stats, this.field.step, frame.afterSubmit, (loss) => Math.log10(Math.max(loss, 1e-12)));
+    // Sphere tracing, a few iterations per frame.
+    const size = renderSize(output, this.maxRays);
+    const t = this.ensureTrace(size.width, size.height);
+    const rays = size.width * size.height;
+    const data = new ArrayBuffer(112);
+    new Float32Array(data, 0, 16).set(cameraBlock(this.pose, size.width, size.height));
+    new Uint32Array(data, 64, 4).set([size.width, size.height, 0, 0]);
+    new Float32Array(data, 80, 8).set([0.0015, 0.004, 0, 0, 0.12, 0.14, 0.18, 1]);
+    this.device.queue.writeBuffer(this.uniforms, 0, data);
+    const iterations = Math.max(4, 4 * Math.max(1, frame.steps));
+    for (let k = 0; k < iterations; k++) {
+      if (this.cursor === 0) this.dispatch(encoder, profiler, 'init', rays);
+      this.field.encodeForward(encoder, t.positions, t.outputs, rays);
+      this.dispatch(encoder, profiler, 'march', rays);
+      this.cursor++;
+      if (this.cursor >= this.marchSteps) {
+        this.dispatch(encoder, profiler, 'normal_positions', rays);
+        this.field.encodeForward(encoder, t.positions, t.outputs, rays * 4);
+        this.dispatch(encoder, profiler, 'shade', rays);
+        this.cursor = 0;
+        break;
+      }
+    }
+    this.display.encode(encoder, output, t.image, { width: size.width, height: size.height, stride: 4 }, { x: 0, y: 0, width: output.width, height: output.height }, profiler);
+  }
+
+  async load(blob: Blob, kind: FileKind, name: string, signal: AbortSignal, progress: (f: number | null, label: string) => void): Promise<void> {
+    const bytes = new Uint8Array(await blob.arrayBuffer());
+    const mesh = normalizeMesh(kind === 'obj' ? parseObj(bytes, name) : meshFromPly(bytes, name));
+    const soup = triangleSoup(mesh);
+    const triangles = soup.length / 9;
+    const count = Math.max(2048, Math.min(1 << 15, Math.floor(MESH_SDF_BUDGET / triangles)));
+    // Sample pool: half on the surface (area-weighted) plus noise, half uniform.
+    const random = seededRandom(this.settings.seed + 5);
+    const areas = new Float64Array(triangles + 1);
+    for (let t = 0; t < triangles; t++) {
+      const o = t * 9;
+      const ux = soup[o + 3] - soup[o], uy = soup[o + 4] - soup[o + 1], uz = soup[o + 5] - soup[o + 2];
+      const vx = soup[o + 6] - soup[o], vy = soup[o + 7] - soup[o + 1], vz = soup[o + 8] - soup[o + 2];
+      areas[t + 1] = areas[t] + 0.5 * Math.hypot(uy * vz - uz * vy, uz * vx - ux * vz, ux * vy - uy * vx);
+    }
+    if (!(areas[triangles] > 0)) throw new Error(`${name}: every face of the mesh has zero area`);
+    const points = new Float32Array(count * 3);
+    for (let i = 0; i < count; i++) {
+      let x: number, y: number, z: number;
+      if (i % 2 === 0) {
+        const target = random() * areas[triangles];
+        let lo = 0;
+        let hi = triangles - 1;
+        while (lo < hi) {
+          const mid = (lo + hi) >> 1;
+          if (areas[mid + 1] < target) lo = mid + 1;
+          else hi = mid;
+        }
+        let a = random();
+        let b = random();
+        if (a + b > 1) (a = 1 - a), (b = 1 - b);
+        const o = lo * 9;
+        const sigma = i % 4 === 0 ? 0.005 : 0.03;
+        x = soup[o] + a * (soup[o + 3] - soup[o]) + b * (soup[o + 6] - soup[o]) + gauss(random) * sigma;
+        y = soup[o + 1] + a * (soup[o + 4] - soup[o + 1]) + b * (soup[o + 7] - soup[o + 1]) + gauss(random) * sigma;
+        z = soup[o + 2] + a * (soup[o + 5] - soup[o + 2]) + b * (soup[o + 8] - soup[o + 2]) + gauss(random) * sigma;
+      } else {
+        x = random() - 0.5;
+        y = random() - 0.5;
+        z = random() - 0.5;
+      }
+      points[i * 3] = Math.min(0.5, Math.max(-0.5, x));
+      points[i * 3 + 1] = Math.min(0.5, Math.max(-0.5, y));
+      points[i * 3 + 2] = Math.min(0.5, Math.max(-0.5, z));
+    }
+    let last = performance.now();
+    const sdf = await meshSdf(soup, points, async (done) => {
+      if (signal.aborted) throw new DOMException('mesh loading was cancelled', 'AbortError');
+      if (performance.now() - last > 30) {
+        progress(done / count, `Exact SDF of ${name}: ${done} / ${count} points x ${triangles} triangles`);
+        await new Promise((r) => setTimeout(r, 0));
+        last = performance.now();
+      }
+    });
+    for (let i = 0; i < points.length; i++) points[i] += 0.5;
+    this.pool = { points, sdf };
+    this.field.reset(this.settings.seed);
+    this.random = seededRandom(this.settings.seed);
+    this.stats.reset();
+    this.cursor = 0;
+    this.note = `${name}: ${mesh.positions.length / 3} vertices, ${triangles} triangles; ${count} training points with exact signed distances`;
+  }
+
+  reset(): void {
+    this.field.reset(this.settings.seed);
+    this.random = seededRandom(this.settings.seed);
+    this.stats.reset();
+    this.cursor = 0;
+  }
+
+  destroy(): void {
+    this.field.destroy();
+    this.stats.destroy();
+    this.display.destroy();
+    this.uniforms.destroy();
+    for (const b of [...this.inputs, ...this.targets]) b.destroy();
+    if (this.trace) for (const b of [this.trace.positions, this.trace.outputs, this.trace.state, this.trace.image]) b.destroy();
   }
 }
-export type _Unused = NgpApp;
+
+function gauss(random: () => number): number {
+  return Math.sqrt(-2 * Math.log(Math.max(1e-12, random()))) * Math.cos(2 * Math.PI * random());
+}
