@@ -234,6 +234,17 @@ gpuTest('conv2d f16 GEMM tiles (only where shader-f16 exists)', async ({ device,
   await expectClose(device, out, ref.convTranspose2d(x, weight, bias, 16, 4, { stride: 2, padding: 1 }), 'f16 conv_transpose k4 s2', 1e-2);
 });
 
+gpuTest("one op encoded at several sizes in one encoder (DM-VTON's shared FPN smooth conv)", async ({ device, own }) => {
+  const weight = randomArray(8 * 8 * 9, 61, 0.3);
+  const bias = randomArray(8, 62);
+  const conv = own(new Conv2d(device, { inChannels: 8, outChannels: 8, kernel: 3, padding: 1, weight, bias }));
+  const sizes = [[8, 6], [4, 3], [16, 12], [2, 2]] as const;
+  const xs = sizes.map(([h, w], i) => randomHost([1, 8, h, w], 70 + i));
+  const outs = sizes.map(([h, w]) => own(emptyTensor(device, [1, 8, h, w])));
+  submit(device, (e) => xs.forEach((x, i) => conv.encode(e, upload(device, own, x), outs[i])));
+  for (let i = 0; i < sizes.length; i++) await expectClose(device, outs[i], ref.conv2d(xs[i], weight, bias, 8, 3, { padding: 1 }), `shared conv at ${sizes[i].join('x')}`);
+});
+
 gpuTest("GEMM partial-sum accumulation (the f16 variant's code path) run with f32 tiles", async ({ device, own }) => {
   for (const [cin, cout, h, w, k, mode] of [[37, 70, 5, 7, 1, 1], [64, 20, 8, 8, 1, 0], [9, 33, 7, 6, 3, 2]] as const) {
     const x = randomHost([1, cin, h, w], cin + k);

@@ -91,7 +91,7 @@ export class OpResources {
   constructor(
     private readonly device: GPUDevice,
     private readonly label: string,
-    private readonly maxUniforms = 32,
+    private readonly maxUniforms = 64,
   ) {}
 
   /** A uniform buffer holding `words` (u32 or f32 bit patterns, written as given). */
@@ -104,7 +104,10 @@ export class OpResources {
     let buffer = this.uniforms.get(key);
     if (!buffer) {
       if (this.uniforms.size >= this.maxUniforms) {
-        // Pending work may still read the old blocks: keep them until destroy.
+        // An encoder not yet submitted may still bind the current blocks: retire them for one
+        // generation, and free the generation retired before (maxUniforms distinct sizes ago).
+        for (const b of this.retired) b.destroy();
+        this.retired.length = 0;
         for (const b of this.uniforms.values()) this.retired.push(b);
         this.uniforms.clear();
         this.groups.clear();
