@@ -72,6 +72,10 @@ fn direct(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wid: 
   store(n, m, oy, ox, acc);
 }
 
+// Kernel size of the depthwise pipeline when fixed at pipeline creation (0: read P.k), so the
+// tap loops have constant bounds for the common 3x3.
+override DW_K: u32 = 0u;
+
 @compute @workgroup_size(64)
 fn depthwise(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wid: vec3<u32>) {
   let i = (wid.y * P.rowGroups + wid.x) * 64u + li;
@@ -85,13 +89,14 @@ fn depthwise(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wi
   let inPlane = (n * P.Cin + P.inOff + m) * P.H * P.W;
   let iy0 = i32(oy * P.stride) - i32(P.pad);
   let ix0 = i32(ox0 * P.stride) - i32(P.pad);
+  let k = select(P.k, DW_K, DW_K != 0u);
   var acc = vec4<f32>(0.0);
-  for (var ky = 0u; ky < P.k; ky++) {
+  for (var ky = 0u; ky < k; ky++) {
     let iy = iy0 + i32(ky * P.dilation);
     if (iy < 0 || u32(iy) >= P.H) { continue; }
     let row = inPlane + u32(iy) * P.W;
-    for (var kx = 0u; kx < P.k; kx++) {
-      let w = Wt[(m * P.k + ky) * P.k + kx];
+    for (var kx = 0u; kx < k; kx++) {
+      let w = Wt[(m * k + ky) * k + kx];
       var v = vec4<f32>(0.0);
       for (var j = 0u; j < 4u; j++) {
         let ix = ix0 + i32(j * P.stride + kx * P.dilation);

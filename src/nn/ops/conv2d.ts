@@ -272,7 +272,7 @@ export class Conv2d {
         return;
       }
       const entry = this.impl === 'depthwise' ? 'depthwise' : 'direct';
-      const pipeline = cachedPipeline(this.device, 'nn-conv', 'nn conv', () => convWgsl, entry);
+      const pipeline = cachedPipeline(this.device, 'nn-conv', 'nn conv', () => convWgsl, entry, entry === 'depthwise' ? { DW_K: this.kernel } : {});
       const items = this.impl === 'depthwise' ? n * cout * ho * Math.ceil(wo / 4) : n * cout * ho * wo;
       const [gx, gy] = linearGroups(this.device, items, 64);
       const g = this.groups;
