@@ -265,7 +265,7 @@ export class Sequential implements Layer {
     return s;
   }
 
-  /** Layer interface: needs a pool, so it is only usable through `run`. */
+  /** Layer interface: a Sequential needs a pool, so it runs through `run` (also when nested in another Sequential). */
   encode(): void {
     throw new Error(`${this.name}: a Sequential needs a TensorPool; call run(encoder, input, pool)`);
   }
@@ -282,9 +282,17 @@ export class Sequential implements Layer {
       const last = index === this.items.length - 1;
       const stage = item.stage ?? defaultStage;
       if (item.kind === 'layer') {
-        const shape = item.layer.outputShape(x.shape);
-        const out = last && options.output ? options.output : pool.acquire(shape);
-        rec.run(stage, (pass) => item.layer.encode(pass, x, out));
+        const output = last ? options.output : undefined;
+        let out: Tensor;
+        if (item.layer instanceof Sequential) {
+          // Nested: shares this recorder and pool; its items default to this item's stage.
+          out = item.layer.run(encoder, x, pool, { recorder: rec, stage, output });
+        } else {
+          out = output ?? pool.acquire(item.layer.outputShape(x.shape));
+          const layer = item.layer;
+          const inT = x;
+          rec.run(stage, (pass) => layer.encode(pass, inT, out));
+        }
         done(x);
         x = out;
         return;

@@ -606,10 +606,11 @@ gpuTest('deep GELU residual stack (MobileR2L body depth: 29 blocks + global skip
   }
   const want = ref.add(y, x);
   const r = new StateDictReader(sd.map);
-  const body = own(new Sequential('body'));
+  const inner = new Sequential('body');
   for (let i = 0; i < 29; i++) {
-    body.addResidual(`body.${i}`, [r.conv2d(device, `body.${i}.conv1`, { batchNorm: `body.${i}.bn1`, activation: 'gelu' })], r.conv2d(device, `body.${i}.conv2`, { batchNorm: `body.${i}.bn2` }));
+    inner.addResidual(`body.${i}`, [r.conv2d(device, `body.${i}.conv1`, { batchNorm: `body.${i}.bn1`, activation: 'gelu' })], r.conv2d(device, `body.${i}.conv2`, { batchNorm: `body.${i}.bn2` }));
   }
+  const body = own(new Sequential('net').add('body', inner)); // nested
   const add = own(new Binary(device, { op: 'add' }));
   const pool = own(new TensorPool(device));
   const input = upload(device, own, x);
