@@ -239,7 +239,7 @@ export class NsdfApp implements NgpApp {
     const data = new ArrayBuffer(112);
     new Float32Array(data, 0, 16).set(cameraBlock(this.pose, size.width, size.height));
     new Uint32Array(data, 64, 4).set([size.width, size.height, 0, 0]);
-    new Float32Array(data, 80, 8).set([0.0015, 0.004, 0, 0, 0.12, 0.14, 0.18, 1]);
+    new Float32Array(data, 80, 8).set([0.0015, 0.012, 0, 0, 0.12, 0.14, 0.18, 1]);
     this.device.queue.writeBuffer(this.uniforms, 0, data);
     const iterations = Math.max(4, 4 * Math.max(1, frame.steps));
     for (let k = 0; k < iterations; k++) {
