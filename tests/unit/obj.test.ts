@@ -60,3 +60,29 @@ describe('parseObj', () => {
     }
   });
 });
+
+describe('mesh signed distance (NSDF targets)', async () => {
+  const { meshSdf, normalizeMesh, triangleSoup, builtinShapeSdf } = await import('../../src/demos/ngp/sdf-geometry.ts');
+  const cube = () =>
+    parseObj(['v -1 -1 -1', 'v 1 -1 -1', 'v 1 1 -1', 'v -1 1 -1', 'v -1 -1 1', 'v 1 -1 1', 'v 1 1 1', 'v -1 1 1', 'f 1 4 3 2', 'f 5 6 7 8', 'f 1 2 6 5', 'f 2 3 7 6', 'f 3 4 8 7', 'f 4 1 5 8'].join('\n'));
+
+  it('gives exact signed distances to a cube (inside negative), either face orientation', async () => {
+    for (const flip of [false, true]) {
+      const mesh = normalizeMesh(cube(), 0.4); // half side 0.4
+      if (flip) for (let i = 0; i < mesh.indices.length; i += 3) [mesh.indices[i + 1], mesh.indices[i + 2]] = [mesh.indices[i + 2], mesh.indices[i + 1]];
+      const points = new Float32Array([0, 0, 0, 0.3, 0, 0, 0.45, 0, 0, 0.5, 0.5, 0, 0, -0.39, 0]);
+      const sdf = await meshSdf(triangleSoup(mesh), points);
+      expect(sdf[0]).toBeCloseTo(-0.4, 5);
+      expect(sdf[1]).toBeCloseTo(-0.1, 5);
+      expect(sdf[2]).toBeCloseTo(0.05, 5);
+      expect(sdf[3]).toBeCloseTo(Math.hypot(0.1, 0.1), 5);
+      expect(sdf[4]).toBeCloseTo(-0.01, 5);
+    }
+  });
+
+  it('refuses a degenerate mesh; the built-in shape is inside at its centre and outside at the corners', () => {
+    expect(() => normalizeMesh(parseObj('v 1 1 1\nv 1 1 1\nv 1 1 1\nf 1 2 3\n'))).toThrow(/no extent/);
+    expect(builtinShapeSdf(0, 0.1, 0)).toBeLessThan(0);
+    expect(builtinShapeSdf(0.5, 0.5, 0.5)).toBeGreaterThan(0.2);
+  });
+});

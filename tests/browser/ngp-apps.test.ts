@@ -1,0 +1,75 @@
+import { expect } from 'vitest';
+import nerfWgsl from '../../shaders/ngp_app_nerf.wgsl?raw';
+import { bufferFrom, readF32 } from '../../src/gpu/readback.ts';
+import { computePipeline } from '../../src/gpu/shader.ts';
+import { gpuTest, rng } from './harness.ts';
+
+/** CPU volume rendering of one ray (f64), the function the NeRF loss kernel differentiates. */
+function composite(raw: Float64Array, deltas: Float64Array, bg: number[]): number[] {
+  let T = 1;
+  const C = [0, 0, 0];
+  for (let j = 0; j < deltas.length; j++) {
+    const sigma = Math.exp(Math.min(15, Math.max(-15, raw[j * 4])));
+    const a = 1 - Math.exp(-sigma * deltas[j]);
+    for (let c = 0; c < 3; c++) C[c] += T * a * (1 / (1 + Math.exp(-raw[j * 4 + 1 + c])));
+    T *= 1 - a;
+  }
+  return C.map((v, c) => v + T * bg[c]);
+}
+
+gpuTest('NeRF loss kernel: per-ray loss and d loss / d raw outputs match CPU finite differences', async ({ device, own }) => {
+  const rays = 5;
+  const S = 7;
+  const random = rng(21);
+  const raw = Float32Array.from({ length: rays * S * 4 }, () => (random() - 0.5) * 4);
+  const deltas = Float32Array.from({ length: rays * S }, () => 0.02 + random() * 0.2);
+  const targets = Float32Array.from({ length: rays * 3 }, random);
+  const bg = [1, 0.5, 0.25];
+  const gradScale = 1.5;
+  const uniform = new ArrayBuffer(48);
+  new Uint32Array(uniform, 0, 4).set([rays, S, 1, 32]);
+  new Float32Array(uniform, 16, 8).set([gradScale, 1 / (rays * 3), 0.1, 0, ...bg, 1]);
+  const u = own(device.createBuffer({ size: 48, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST }));
+  device.queue.writeBuffer(u, 0, uniform);
+  const bufs = [raw, deltas, targets].map((a) => own(bufferFrom(device, a)));
+  const dRaw = own(bufferFrom(device, new Float32Array(rays * S * 4)));
+  const rayLoss = own(bufferFrom(device, new Float32Array(rays)));
+  const stats = own(bufferFrom(device, new Float32Array(4)));
+  const loss = computePipeline(device, 'nerf test', nerfWgsl, 'loss');
+  const finish = computePipeline(device, 'nerf test', nerfWgsl, 'finish');
+  const group = (p: GPUComputePipeline, e: [number, GPUBuffer][]) => device.createBindGroup({ layout: p.getBindGroupLayout(0), entries: e.map(([binding, buffer]) => ({ binding, resource: { buffer } })) });
+  const encoder = device.createCommandEncoder();
+  const pass = encoder.beginComputePass();
+  pass.setPipeline(loss);
+  pass.setBindGroup(0, group(loss, [[0, u], [1, bufs[0]], [2, bufs[1]], [3, bufs[2]], [4, dRaw], [5, rayLoss]]));
+  pass.dispatchWorkgroups(1);
+  pass.setPipeline(finish);
+  pass.setBindGroup(0, group(finish, [[0, u], [5, rayLoss], [6, stats]]));
+  pass.dispatchWorkgroups(1);
+  pass.end();
+  device.queue.submit([encoder.finish()]);
+  const gotGrad = await readF32(device, dRaw);
+  const gotStats = await readF32(device, stats);
+  let total = 0;
+  let worst = 0;
+  for (let r = 0; r < rays; r++) {
+    const rr = Float64Array.from(raw.subarray(r * S * 4, (r + 1) * S * 4));
+    const dd = Float64Array.from(deltas.subarray(r * S, (r + 1) * S));
+    const t = Array.from(targets.subarray(r * 3, r * 3 + 3));
+    const L = (x: Float64Array) => composite(x, dd, bg).reduce((s, v, c) => s + (v - t[c]) ** 2, 0);
+    total += L(rr);
+    for (let i = 0; i < S * 4; i++) {
+      const h = 1e-5;
+      const plus = Float64Array.from(rr);
+      const minus = Float64Array.from(rr);
+      plus[i] += h;
+      minus[i] -= h;
+      const numeric = ((L(plus) - L(minus)) / (2 * h)) * gradScale;
+      worst = Math.max(worst, Math.abs(numeric - gotGrad[r * S * 4 + i]) / (Math.abs(numeric) + 1e-3));
+    }
+  }
+  console.info(`NeRF loss gradient: worst relative error ${worst.toExponential(2)}`);
+  expect(worst).toBeLessThan(1e-2);
+  expect(gotStats[0]).toBeCloseTo(total / (rays * 3), 5);
+  expect(gotStats[2]).toBe(1);
+});
