@@ -13,6 +13,7 @@ interface NgpStats {
   firstLoss: number | null;
   psnr?: number;
   stepsPerSecond?: number;
+  mlp?: string;
   gpuMs: Record<string, number>;
 }
 
@@ -190,9 +191,17 @@ test.describe('neural graphics lab', () => {
     await waitSteps(page, later.step + 4);
     const shot = await snapshotPng(page);
     expect(shot.distinct).toBeGreaterThan(8);
-    // switching app by the tabs updates the hash
+    // the unfused MLP baseline trains too
+    await page.locator('input[data-control="fused"]').uncheck();
+    await expect.poll(async () => (await stats(page)).mlp).toBe('unfused');
+    const unfused = await stats(page);
+    await waitSteps(page, unfused.step + 3);
+    // switching app by the tabs updates the hash; editing the hash switches app
     await page.locator('button[data-app="gia"]').click();
     await expect(page).toHaveURL(/app=gia/);
+    await waitSteps(page, 1);
+    await page.evaluate(() => (location.hash = location.hash.replace('app=gia', 'app=nsdf')));
+    await expect.poll(async () => (await stats(page)).app).toBe('nsdf');
     expect(errors).toEqual([]);
   });
 

@@ -38,6 +38,8 @@ export interface AppSettings {
   seed: number;
   /** Rows (samples / rays x samples) per training step. */
   batch: number;
+  /** Fully fused MLP (true) or the unfused baseline. */
+  fused: boolean;
   params: URLSearchParams;
 }
 

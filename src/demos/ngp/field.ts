@@ -13,6 +13,8 @@ import { FusedMlp } from '../../nn/ngp/fused-mlp.ts';
 import { storageBuffer, type BufferLike } from '../../nn/ngp/gpu-util.ts';
 import { GridEncoding } from '../../nn/ngp/grid-encoding.ts';
 import { Loss } from '../../nn/ngp/loss.ts';
+import type { MlpKernels } from '../../nn/ngp/mlp.ts';
+import { UnfusedMlp } from '../../nn/ngp/unfused-mlp.ts';
 
 export interface FieldOptions {
   grid: GridConfig;
@@ -20,13 +22,16 @@ export interface FieldOptions {
   /** Most rows per training step. */
   maxBatch: number;
   seed: number;
+  /** Fully fused MLP (default) or the unfused baseline (one GEMM dispatch per layer). */
+  fused?: boolean;
 }
 
 const FIXED_POINT = 2 ** 14;
 
 export class NeuralField {
   readonly grid: GridEncoding;
-  readonly mlp: FusedMlp;
+  readonly mlp: MlpKernels;
+  readonly fused: boolean;
   readonly loss: Loss;
   readonly gridAdam: Adam;
   readonly mlpAdam: Adam;
@@ -48,7 +53,9 @@ export class NeuralField {
     this.maxBatch = options.maxBatch;
     this.grid = new GridEncoding(device, options.grid, { seed: options.seed, fixedPointScale: FIXED_POINT });
     const mlpConfig: MlpConfig = { ...options.mlp, inputDims: this.grid.outputDims };
-    this.mlp = new FusedMlp(device, mlpConfig, { maxBatch: this.maxBatch, seed: options.seed + 1 });
+    this.fused = options.fused !== false;
+    const mlpOptions = { maxBatch: this.maxBatch, seed: options.seed + 1 };
+    this.mlp = this.fused ? new FusedMlp(device, mlpConfig, mlpOptions) : new UnfusedMlp(device, mlpConfig, mlpOptions);
     this.loss = new Loss(device);
     this.mlpAdam = new Adam(device, { count: this.mlp.layout.paramCount, matrix: true });
     this.gridAdam = new Adam(device, { count: this.grid.layout.paramCount, matrix: false, gradients: 'fixed', fixedPointScale: FIXED_POINT });

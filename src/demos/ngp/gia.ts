@@ -119,6 +119,7 @@ export class GiaApp implements NgpApp {
         mlp: { width: 64, hiddenLayers: 2, outputDims: 3, outputActivation: 'none' },
         maxBatch: this.batch,
         seed: this.settings.seed,
+        fused: this.settings.fused,
       },
       this.profilerFor(),
     );

@@ -174,6 +174,7 @@ export class NerfApp implements NgpApp {
         mlp: { width: 64, hiddenLayers: 2, outputDims: 4, outputActivation: 'none' },
         maxBatch: this.rays * this.samples,
         seed: settings.seed,
+        fused: settings.fused,
       },
       profiler(),
     );

@@ -26,6 +26,8 @@ export interface NgpConfig {
   batch?: number;
   /** log2 of the hash table size per level (T). */
   log2HashmapSize?: number;
+  /** Fully fused MLP (default) or the unfused baseline, to compare GPU time. */
+  fused?: boolean;
 }
 
 export class NgpDemo extends DemoElement {
@@ -45,6 +47,28 @@ export class NgpDemo extends DemoElement {
     if (steps !== null) this.stepsPerFrame = intParam(this.params.all, 'steps', 1, 0, MAX_STEPS_PER_FRAME);
   }
 
+  private readonly onHash = () => {
+    const q = location.hash.indexOf('?');
+    const app = new URLSearchParams(q < 0 ? '' : location.hash.slice(q + 1)).get('app');
+    if (app && app !== this.appName && APP_NAMES.includes(app as AppName)) {
+      try {
+        this.setApp(app as AppName);
+      } catch (e) {
+        this.fail(e as Error);
+      }
+    }
+  };
+
+  override connectedCallback(): void {
+    super.connectedCallback();
+    window.addEventListener('hashchange', this.onHash);
+  }
+
+  override disconnectedCallback(): void {
+    super.disconnectedCallback();
+    window.removeEventListener('hashchange', this.onHash);
+  }
+
   /** The active app's name. */
   get activeApp(): AppName {
     return this.appName;
@@ -56,6 +80,7 @@ export class NgpDemo extends DemoElement {
     return {
       seed: this.params.seed,
       batch: this.config.batch ?? intParam(this.params.all, 'batch', DEFAULT_BATCH[name], 64, 1 << 30),
+      fused: this.config.fused ?? this.params.all.get('mlp') !== 'unfused',
       params: all,
     };
   }
@@ -181,6 +206,7 @@ export class NgpDemo extends DemoElement {
     s.psnr = app.psnr === null ? undefined : Number(app.psnr.toFixed(2));
     s.stepsPerFrame = this.paused ? 0 : this.stepsPerFrame;
     s.paused = this.paused;
+    s.mlp = this.config.fused ?? this.params.all.get('mlp') !== 'unfused' ? 'fused' : 'unfused';
     Object.assign(s, app.extraStats());
     if (s.psnr === undefined) delete s.psnr;
   }
@@ -241,6 +267,15 @@ export class NgpDemo extends DemoElement {
         </span>
         <button data-action="pause" @click=${() => (this.paused ? this.resume() : this.pause())}>${this.paused ? 'Resume' : 'Pause'}</button>
         <button data-action="reset" @click=${() => this.reset()}>Reset</button>
+        <label title="fully fused MLP (one dispatch per pass) or the unfused baseline (one GEMM per layer)"><input type="checkbox" data-control="fused"
+          .checked=${this.config.fused ?? this.params.all.get('mlp') !== 'unfused'}
+          @change=${(e: Event) => {
+            try {
+              this.setConfig({ fused: (e.target as HTMLInputElement).checked });
+            } catch {
+              // reported through lastError
+            }
+          }} /> fused MLP</label>
         <file-drop accept="image/*,.obj,.ply" label=${this.appName === 'nsdf' ? 'Open mesh…' : 'Open image / mesh…'}
           @file-chosen=${(e: CustomEvent<File>) => this.open(e.detail).catch(() => undefined)}></file-drop>
         ${app?.controls?.(() => this.requestUpdate()) ?? null}

@@ -111,6 +111,7 @@ export class NsdfApp implements NgpApp {
         mlp: { width: 64, hiddenLayers: 2, outputDims: 1, outputActivation: 'none' },
         maxBatch: this.batch,
         seed: this.settings.seed,
+        fused: this.settings.fused,
       },
       this.profiler(),
     );

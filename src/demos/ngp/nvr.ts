@@ -90,6 +90,7 @@ export class NvrApp implements NgpApp {
         mlp: { width: 64, hiddenLayers: 2, outputDims: 4, outputActivation: 'none' },
         maxBatch: this.batch,
         seed: settings.seed,
+        fused: settings.fused,
       },
       profiler(),
     );
