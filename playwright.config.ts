@@ -1,7 +1,8 @@
 import { defineConfig, devices } from '@playwright/test';
 import { chromiumArgs, chromiumPath } from './tools/chromium.ts';
 
-const PORT = 4173;
+/** E2E_PORT lets two runs share a machine (CI uses the default). */
+const PORT = Number(process.env.E2E_PORT ?? 4173);
 
 /**
  * e2e against the built app (dist/) served on 127.0.0.1, in the system Chromium

@@ -130,7 +130,8 @@ test('the built site works from a sub-path (relative base)', async ({ page }) =>
   const { readFile } = await import('node:fs/promises');
   const { join, normalize } = await import('node:path');
   const dist = join(process.cwd(), 'dist');
-  await page.route('http://127.0.0.1:4173/some/sub/path/**', async (route) => {
+  const origin = new URL(test.info().project.use.baseURL!).origin;
+  await page.route(`${origin}/some/sub/path/**`, async (route) => {
     const path = new URL(route.request().url()).pathname.replace('/some/sub/path/', '') || 'index.html';
     const file = normalize(join(dist, path));
     if (!file.startsWith(dist)) return route.fulfill({ status: 403 });
@@ -143,11 +144,11 @@ test('the built site works from a sub-path (relative base)', async ({ page }) =>
   });
   // Anything fetched from the server root (an absolute base) fails the test.
   const outside: string[] = [];
-  await page.route(/^http:\/\/127\.0\.0\.1:4173\/(?!some\/sub\/path\/)/, (route) => {
+  await page.route((url) => url.origin === origin && !url.pathname.startsWith('/some/sub/path/'), (route) => {
     outside.push(route.request().url());
     return route.abort();
   });
-  await page.goto('http://127.0.0.1:4173/some/sub/path/#/selftest?seed=2&frames=1&size=32x32');
+  await page.goto(`${origin}/some/sub/path/#/selftest?seed=2&frames=1&size=32x32`);
   await page.evaluate(() => (document.querySelector('[data-demo]') as unknown as { ready: Promise<void> }).ready);
   const shot = await snapshotPng(page);
   expect(shot.distinct).toBeGreaterThan(10);
