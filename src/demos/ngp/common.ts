@@ -40,7 +40,21 @@ export interface AppSettings {
   batch: number;
   /** Fully fused MLP (true) or the unfused baseline. */
   fused: boolean;
+  /** The adapter is a CPU implementation (SwiftShader, lavapipe...): smaller defaults. */
+  cpu: boolean;
   params: URLSearchParams;
+}
+
+/** Default log2 hash table size: instant-ngp's 2^19, or 2^16 on CPU adapters (Adam walks every entry each step). */
+export function defaultLog2T(settings: AppSettings): number {
+  return intParam(settings.params, 'log2T', settings.cpu ? 16 : 19, 3, 30);
+}
+
+/** Whether a device runs on a CPU implementation of WebGPU. */
+export function isCpuDevice(device: GPUDevice): boolean {
+  const info = device.adapterInfo as GPUAdapterInfo | undefined;
+  if (!info) return false;
+  return /swiftshader|llvmpipe|lavapipe|cpu/i.test(`${info.vendor} ${info.architecture} ${info.description} ${info.device}`) || Boolean((info as { isFallbackAdapter?: boolean }).isFallbackAdapter);
 }
 
 export interface NgpApp {

@@ -12,7 +12,7 @@ import { perLevelScaleFor, seededRandom } from '../../nn/ngp/config.ts';
 import { storageBuffer } from '../../nn/ngp/gpu-util.ts';
 import { psnrFromMse } from '../../nn/ngp/model.ts';
 import { decodePool } from '../../workers/pool.ts';
-import { clearOutput, Display, fitRect, intParam, TrainingStats, type AppFrame, type AppSettings, type NgpApp } from './common.ts';
+import { defaultLog2T, clearOutput, Display, fitRect, TrainingStats, type AppFrame, type AppSettings, type NgpApp } from './common.ts';
 import { NeuralField } from './field.ts';
 
 /** Dropped images are downscaled to at most this many pixels (1024^2). */
@@ -115,7 +115,7 @@ export class GiaApp implements NgpApp {
     return new NeuralField(
       this.device,
       {
-        grid: { dims: 2, levels: 16, featuresPerLevel: 2, log2HashmapSize: intParam(this.settings.params, 'log2T', 19, 3, 30), baseResolution: 16, perLevelScale: perLevelScaleFor(finest, 16, 16) },
+        grid: { dims: 2, levels: 16, featuresPerLevel: 2, log2HashmapSize: defaultLog2T(this.settings), baseResolution: 16, perLevelScale: perLevelScaleFor(finest, 16, 16) },
         mlp: { width: 64, hiddenLayers: 2, outputDims: 3, outputActivation: 'none' },
         maxBatch: this.batch,
         seed: this.settings.seed,
@@ -217,8 +217,11 @@ export class GiaApp implements NgpApp {
     const gap = Math.max(1, Math.floor(output.width / 100));
     const left = fitRect(this.image.width, this.image.height, { x: 0, y: 0, width: half - gap, height: output.height });
     const right = fitRect(this.image.width, this.image.height, { x: half + gap, y: 0, width: output.width - half - gap, height: output.height });
-    const vw = Math.max(1, Math.min(this.image.width, right.width));
-    const vh = Math.max(1, Math.min(this.image.height, right.height));
+    // The reconstruction is evaluated at display size, at most the image's (at most 128 px a
+    // side on CPU adapters, where inference of every pixel each frame dominates).
+    const cap = this.settings.cpu ? 128 / Math.max(this.image.width, this.image.height) : 1;
+    const vw = Math.max(1, Math.min(Math.round(this.image.width * Math.min(1, cap)), right.width));
+    const vh = Math.max(1, Math.min(Math.round(this.image.height * Math.min(1, cap)), right.height));
     const view = this.viewFor(vw, vh);
     this.field.encodeForward(encoder, view.positions, view.buffer, vw * vh);
     this.display.encode(encoder, output, this.targetBuffer, { width: this.image.width, height: this.image.height, stride: 3 }, left, profiler);

@@ -23,7 +23,7 @@ import { storageBuffer } from '../../nn/ngp/gpu-util.ts';
 import { LossReadback } from '../../nn/ngp/loss.ts';
 import { psnrFromMse } from '../../nn/ngp/model.ts';
 import type { CameraPose } from '../../ui/orbit-controls.ts';
-import { cameraBlock, intParam, normalize, orbitPose, renderSize, TrainingStats, type AppFrame, type AppSettings, type NgpApp, type Vec3 } from './common.ts';
+import { defaultLog2T, cameraBlock, intParam, normalize, orbitPose, renderSize, TrainingStats, type AppFrame, type AppSettings, type NgpApp, type Vec3 } from './common.ts';
 import { NeuralField } from './field.ts';
 import { MAX_STEPS_PER_FRAME } from './gia.ts';
 import { VolumeRenderer, type VolumeStyle } from './volume-renderer.ts';
@@ -163,10 +163,10 @@ export class NerfApp implements NgpApp {
     this.res = intParam(params, 'res', 64, 8, 512);
     this.samples = intParam(params, 'samples', 32, 4, 256);
     this.rays = Math.max(1, Math.floor(settings.batch / this.samples));
-    this.maxRays = intParam(params, 'rays', 64 * 64, 64, 1 << 20);
+    this.maxRays = intParam(params, 'rays', settings.cpu ? 48 * 48 : 96 * 96, 64, 1 << 20);
     this.occEvery = intParam(params, 'occEvery', 16, 1, 100000);
     const trainViews = intParam(params, 'views', 30, 1, 300);
-    const log2T = intParam(params, 'log2T', 19, 3, 30);
+    const log2T = defaultLog2T(settings);
     this.field = new NeuralField(
       device,
       {

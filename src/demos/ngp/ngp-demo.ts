@@ -13,7 +13,7 @@ import { FILE_KIND_LABELS, type FileKind } from '../../formats/sniff.ts';
 import { DemoElement, type FrameInfo } from '../../ui/demo-base.ts';
 import { OrbitControls } from '../../ui/orbit-controls.ts';
 import '../../ui/file-drop.ts';
-import { APP_NAMES, APP_TITLES, intParam, type AppName, type AppSettings, type NgpApp } from './common.ts';
+import { APP_NAMES, APP_TITLES, intParam, isCpuDevice, type AppName, type AppSettings, type NgpApp } from './common.ts';
 import { GiaApp, MAX_STEPS_PER_FRAME } from './gia.ts';
 import { NsdfApp } from './nsdf.ts';
 import { NerfApp } from './nerf.ts';
@@ -75,12 +75,14 @@ export class NgpDemo extends DemoElement {
   }
 
   private settings(name: AppName): AppSettings {
+    const cpu = this.device ? isCpuDevice(this.device) : false;
     const all = new URLSearchParams(this.params.all);
     if (this.config.log2HashmapSize !== undefined) all.set('log2T', String(this.config.log2HashmapSize));
     return {
       seed: this.params.seed,
       batch: this.config.batch ?? intParam(this.params.all, 'batch', DEFAULT_BATCH[name], 64, 1 << 30),
       fused: this.config.fused ?? this.params.all.get('mlp') !== 'unfused',
+      cpu,
       params: all,
     };
   }
@@ -206,6 +208,7 @@ export class NgpDemo extends DemoElement {
     s.psnr = app.psnr === null ? undefined : Number(app.psnr.toFixed(2));
     s.stepsPerFrame = this.paused ? 0 : this.stepsPerFrame;
     s.paused = this.paused;
+    s.cpuDefaults = this.device ? isCpuDevice(this.device) : false;
     s.mlp = this.config.fused ?? this.params.all.get('mlp') !== 'unfused' ? 'fused' : 'unfused';
     Object.assign(s, app.extraStats());
     if (s.psnr === undefined) delete s.psnr;

@@ -19,7 +19,7 @@ import { computePipeline, workgroups } from '../../gpu/shader.ts';
 import { perLevelScaleFor, seededRandom } from '../../nn/ngp/config.ts';
 import { storageBuffer } from '../../nn/ngp/gpu-util.ts';
 import type { CameraPose } from '../../ui/orbit-controls.ts';
-import { cameraBlock, Display, intParam, orbitPose, renderSize, TrainingStats, type AppFrame, type AppSettings, type NgpApp } from './common.ts';
+import { defaultLog2T, cameraBlock, Display, intParam, orbitPose, renderSize, TrainingStats, type AppFrame, type AppSettings, type NgpApp } from './common.ts';
 import { NeuralField } from './field.ts';
 import { MAX_STEPS_PER_FRAME } from './gia.ts';
 import { builtinShapeSdf, meshSdf, normalizeMesh, triangleSoup } from './sdf-geometry.ts';
@@ -98,7 +98,7 @@ export class NsdfApp implements NgpApp {
     this.uniforms = device.createBuffer({ label: 'nsdf params', size: 112, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
     this.stats = new TrainingStats(device);
     this.display = new Display(device);
-    this.maxRays = intParam(settings.params, 'rays', 96 * 96, 64, 1 << 20);
+    this.maxRays = intParam(settings.params, 'rays', settings.cpu ? 48 * 48 : 128 * 128, 64, 1 << 20);
     this.marchSteps = intParam(settings.params, 'marchSteps', 48, 2, 1000);
     this.random = seededRandom(settings.seed);
   }
@@ -107,7 +107,7 @@ export class NsdfApp implements NgpApp {
     return new NeuralField(
       this.device,
       {
-        grid: { dims: 3, levels: 16, featuresPerLevel: 2, log2HashmapSize: intParam(this.settings.params, 'log2T', 19, 3, 30), baseResolution: 16, perLevelScale: perLevelScaleFor(512, 16, 16) },
+        grid: { dims: 3, levels: 16, featuresPerLevel: 2, log2HashmapSize: defaultLog2T(this.settings), baseResolution: 16, perLevelScale: perLevelScaleFor(512, 16, 16) },
         mlp: { width: 64, hiddenLayers: 2, outputDims: 1, outputActivation: 'none' },
         maxBatch: this.batch,
         seed: this.settings.seed,

@@ -10,7 +10,7 @@ import type { GpuProfiler } from '../../gpu/profiler.ts';
 import { perLevelScaleFor, seededRandom } from '../../nn/ngp/config.ts';
 import { storageBuffer } from '../../nn/ngp/gpu-util.ts';
 import type { CameraPose } from '../../ui/orbit-controls.ts';
-import { intParam, orbitPose, renderSize, TrainingStats, type AppFrame, type AppSettings, type NgpApp } from './common.ts';
+import { defaultLog2T, intParam, orbitPose, renderSize, TrainingStats, type AppFrame, type AppSettings, type NgpApp } from './common.ts';
 import { NeuralField } from './field.ts';
 import { MAX_STEPS_PER_FRAME } from './gia.ts';
 import { VolumeRenderer, type VolumeStyle } from './volume-renderer.ts';
@@ -82,7 +82,7 @@ export class NvrApp implements NgpApp {
     profiler: () => GpuProfiler | null,
   ) {
     this.batch = settings.batch;
-    const log2T = intParam(settings.params, 'log2T', 19, 3, 30);
+    const log2T = defaultLog2T(settings);
     this.field = new NeuralField(
       device,
       {
@@ -99,7 +99,7 @@ export class NvrApp implements NgpApp {
       this.targets.push(storageBuffer(device, 'nvr batch targets', this.batch * 4 * 4));
     }
     this.renderer = new VolumeRenderer(device, intParam(settings.params, 'samples', 48, 4, 512));
-    this.maxRays = intParam(settings.params, 'rays', 64 * 64, 64, 1 << 20);
+    this.maxRays = intParam(settings.params, 'rays', settings.cpu ? 48 * 48 : 96 * 96, 64, 1 << 20);
     this.stats = new TrainingStats(device);
     this.volume = proceduralVolume(settings.seed);
     this.random = seededRandom(settings.seed);
