@@ -25,7 +25,8 @@ struct Params {
   use_occupancy: u32,
   opacity: f32,
   threshold: f32,
-  _pad0: f32,
+  // 1 until a first pass has completed: show the partial pass rather than nothing
+  show_partial: u32,
   _pad1: f32,
   background: vec4f,
 };
@@ -121,9 +122,9 @@ fn colour_map(v: f32, which: u32) -> vec3f {
     let alpha = 1.0 - exp(-sigma * dt);
     s = vec4f(s.xyz + s.w * alpha * c, s.w * (1.0 - alpha));
   }
-  if (params.slice0 + params.slices >= params.samples) {
+  let last = params.slice0 + params.slices >= params.samples;
+  if (last || params.show_partial != 0u) {
     image[ray] = vec4f(s.xyz + s.w * params.background.xyz, 1.0 - s.w);
-  } else {
-    state[ray] = s;
   }
+  if (!last) { state[ray] = s; }
 }

@@ -37,6 +37,8 @@ export class VolumeRenderer {
   private cursor = 0;
   private pose: CameraPose | null = null;
   occupancy: GPUBuffer | null = null;
+  /** Whether any pass has finished (until then partial passes are shown). */
+  private completed = false;
 
   constructor(
     private readonly device: GPUDevice,
@@ -68,6 +70,7 @@ export class VolumeRenderer {
     this.width = width;
     this.height = height;
     this.cursor = 0;
+    this.completed = false;
     this.buffers = {
       rows,
       positions: storageBuffer(this.device, 'volume sample positions', rows * 3 * 4),
@@ -88,6 +91,7 @@ export class VolumeRenderer {
     new Float32Array(data, 0, 16).set(cameraBlock(this.pose, size.width, size.height));
     new Uint32Array(data, 64, 8).set([size.width, size.height, this.samples, this.cursor, k, style.mode, style.colourMap, this.occupancy ? 1 : 0]);
     new Float32Array(data, 96, 8).set([style.opacity, style.threshold, 0, 0, ...style.background, 1]);
+    new Uint32Array(data, 104, 1)[0] = this.completed ? 0 : 1;
     this.device.queue.writeBuffer(this.uniforms, 0, data);
     const group = (pipeline: GPUComputePipeline, entries: [number, GPUBuffer][]) =>
       this.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries: entries.map(([binding, buffer]) => ({ binding, resource: { buffer } })) });
@@ -109,6 +113,7 @@ export class VolumeRenderer {
     if (this.cursor >= this.samples) {
       this.cursor = 0;
       this.passes++;
+      this.completed = true;
     }
     this.display.encode(encoder, output, b.image, { width: size.width, height: size.height, stride: 4 }, { x: 0, y: 0, width: output.width, height: output.height }, profiler);
   }
