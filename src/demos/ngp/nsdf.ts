@@ -80,6 +80,8 @@ export class NsdfApp implements NgpApp {
   private readonly maxRays: number;
   private readonly marchSteps: number;
   private cursor = 0;
+  /** Whether a trace has completed into the current image buffer. */
+  private traced = false;
   private pose: CameraPose = orbitPose(0.5, 0.35, 1.5);
 
   constructor(
@@ -201,6 +203,7 @@ export class NsdfApp implements NgpApp {
     if (this.trace) for (const b of [this.trace.positions, this.trace.outputs, this.trace.state, this.trace.image]) b.destroy();
     const rays = width * height;
     this.cursor = 0;
+    this.traced = false;
     this.trace = {
       width,
       height,
@@ -242,7 +245,8 @@ export class NsdfApp implements NgpApp {
     new Uint32Array(data, 64, 4).set([size.width, size.height, 0, 0]);
     new Float32Array(data, 80, 8).set([0.0015, 0.012, 0, 0, 0.12, 0.14, 0.18, 1]);
     this.device.queue.writeBuffer(this.uniforms, 0, data);
-    const iterations = Math.max(4, 4 * Math.max(1, frame.steps));
+    // The first trace runs whole (an image at once); later ones a few iterations per frame.
+    const iterations = this.traced ? Math.max(4, 4 * Math.max(1, frame.steps)) : this.marchSteps;
     for (let k = 0; k < iterations; k++) {
       if (this.cursor === 0) this.dispatch(encoder, profiler, 'init', rays);
       this.field.encodeForward(encoder, t.positions, t.outputs, rays);
@@ -253,6 +257,7 @@ export class NsdfApp implements NgpApp {
         this.field.encodeForward(encoder, t.positions, t.outputs, rays * 4);
         this.dispatch(encoder, profiler, 'shade', rays);
         this.cursor = 0;
+        this.traced = true;
         break;
       }
     }
