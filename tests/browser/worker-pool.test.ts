@@ -244,11 +244,12 @@ describe('WorkerPool: dying workers', () => {
 
 test('idle workers are terminated after the idle timeout, and counted page-wide', async () => {
   const before = liveWorkers.count;
-  const idle = new WorkerPool({ size: 2, idleTimeoutMs: 50 });
+  const idle = new WorkerPool({ size: 2, idleTimeoutMs: 400 });
   await Promise.all([idle.run('selfTest.spin', [5]), idle.run('selfTest.spin', [5])]);
-  expect(idle.live).toBe(2);
-  expect(liveWorkers.count).toBe(before + 2);
-  await new Promise((r) => setTimeout(r, 300));
+  // Both finished; on a loaded machine the first may already have idled out.
+  expect(idle.live).toBeGreaterThanOrEqual(1);
+  expect(liveWorkers.count).toBe(before + idle.live);
+  await new Promise((r) => setTimeout(r, 1500));
   expect(idle.live).toBe(0);
   expect(liveWorkers.count).toBe(before);
   await expect(idle.run('selfTest.spin', [1])).resolves.toBeGreaterThan(0);
