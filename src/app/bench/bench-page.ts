@@ -4,10 +4,11 @@ import { gpuContext } from '../../ui/gpu-context.ts';
 import '../../ui/progress-bar.ts';
 import { ratioOf, toMarkdown, type BenchReport, type BenchSuite } from './harness.ts';
 import { gaussiansBench } from './gaussians-bench.ts';
+import { ngpBench } from './ngp-bench.ts';
 import { sortBench } from './sort-bench.ts';
 
 /** Every benchmark suite; `npm run bench` runs the same list headless. */
-export const SUITES: BenchSuite[] = [sortBench, gaussiansBench];
+export const SUITES: BenchSuite[] = [sortBench, gaussiansBench, ngpBench];
 
 /**
  * #/bench: runs the suite's benchmarks on this browser and GPU, ours beside the peers,

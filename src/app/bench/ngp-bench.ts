@@ -1,0 +1,350 @@
+import { GpuProfiler } from '../../gpu/profiler.ts';
+import { bufferFrom, readF32 } from '../../gpu/readback.ts';
+import { Adam, FusedMlp, GridEncoding, NgpModel, UnfusedMlp, mlpLayout, perLevelScaleFor, seededRandom, type GridConfig, type MlpConfig, type MlpKernels } from '../../nn/ngp/index.ts';
+import { row, type BenchContext, type BenchRow, type BenchSuite } from './harness.ts';
+import { mlpToOnnx } from './onnx-writer.ts';
+import { createOrtMlp, type OrtProvider } from './peers/onnx-mlp.ts';
+
+/**
+ * Neural graphics lab (NGPC / tiny-cuda-nn semantics): the fully fused MLP against the same
+ * MLP one GEMM per op (our unfused baseline) and against onnxruntime-web running that very
+ * MLP exported to ONNX (same weights; WebGPU and WASM providers), for inference and a
+ * training step; plus hash-grid lookups per second and GIA (image) training steps per
+ * second, fused and unfused. Timings are submit -> onSubmittedWorkDone wall time (median
+ * after a warm-up), with the profiler's GPU pass time alongside; ORT's rows time
+ * `session.run` until its device is idle, never session creation.
+ */
+const SUITE = 'ngp';
+/** Wall-clock budget of one implementation's measurement (reps adapt to the warm-up time). */
+const SAMPLE_BUDGET_MS = 6000;
+/** The optional 2^18-row MLP cases run only while the suite is inside this budget. */
+const SUITE_BUDGET_MS = 6 * 60_000;
+
+export const ngpBench: BenchSuite = {
+  name: 'ngp',
+  title: 'Neural graphics lab: fused vs unfused MLP vs onnxruntime-web, hash grid, GIA training',
+  async run(ctx: BenchContext): Promise<BenchRow[]> {
+    const started = performance.now();
+    const rows: BenchRow[] = [];
+    const steps = 10;
+    let done = 0;
+    const progress = (label: string) => ctx.progress(Math.min(0.99, done++ / steps), label);
+
+    // MLP: input 32 (a 16-level, 2-feature encoding), 2 hidden layers, 16 outputs (instant-ngp's
+    // NeRF density network shape), no output activation.
+    const costs: Record<number, number> = {};
+    for (const width of [32, 64] as const) {
+      const config: MlpConfig = { inputDims: 32, outputDims: 16, width, hiddenLayers: 2, outputActivation: 'none' };
+      progress(`MLP width ${width}, 2^16 rows`);
+      const r = await mlpCases(ctx, config, 1 << 16, true);
+      rows.push(...r.rows);
+      costs[width] = r.cost;
+      done++;
+    }
+    // 2^18 rows: fused and unfused only, while the suite stays in its budget (SwiftShader is a CPU).
+    for (const width of [32, 64] as const) {
+      const config: MlpConfig = { inputDims: 32, outputDims: 16, width, hiddenLayers: 2, outputActivation: 'none' };
+      const estimate = 4 * costs[width] * 1.3;
+      progress(`MLP width ${width}, 2^18 rows`);
+      if (!Number.isFinite(estimate) || performance.now() - started + estimate > SUITE_BUDGET_MS) {
+        const note = `skipped: estimated ${(estimate / 1000).toFixed(0)} s would exceed the suite's budget on this adapter`;
+        for (const c of ['inference', 'train step']) rows.push(failed(`MLP ${c} w${width} 2^18 rows`, 'ours: fused MLP (WGSL)', true, note));
+        continue;
+      }
+      rows.push(...(await mlpCases(ctx, config, 1 << 18, false)).rows);
+    }
+
+    progress('hash grid encoding');
+    rows.push(await gridCase(ctx, 1 << 18));
+    progress('GIA training step');
+    rows.push(...(await giaCases(ctx, 1 << 14)));
+    ctx.progress(1, 'ngp done');
+    return rows;
+  },
+};
+
+// ---------------------------------------------------------------------------------------------
+
+function failed(caseName: string, impl: string, ours: boolean, note: string): BenchRow {
+  return { suite: SUITE, case: caseName, impl, ours, medianMs: NaN, minMs: NaN, samples: 0, note };
+}
+
+function message(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Times `fn` after one warm-up run: as many reps as fit the budget, 3..9 (2 when one run is very slow). */
+async function adaptiveSample(fn: () => Promise<void>, signal: AbortSignal, budgetMs = SAMPLE_BUDGET_MS): Promise<{ samples: number[]; warmMs: number }> {
+  const t0 = performance.now();
+  await fn();
+  const warmMs = performance.now() - t0;
+  const reps = Math.max(warmMs > 8000 ? 2 : 3, Math.min(9, Math.floor(budgetMs / Math.max(1, warmMs))));
+  const samples: number[] = [];
+  for (let i = 0; i < reps; i++) {
+    signal.throwIfAborted();
+    const start = performance.now();
+    await fn();
+    samples.push(performance.now() - start);
+  }
+  return { samples, warmMs };
+}
+
+/** Records `record` into one encoder per run, submits, waits for the queue; GPU ms = all the profiler's stages. */
+async function timeGpu(
+  ctx: BenchContext,
+  record: (encoder: GPUCommandEncoder, profiler: GpuProfiler) => void,
+  given?: GpuProfiler,
+): Promise<{ samples: number[]; gpuMs?: number; stages: Record<string, number> }> {
+  const { device } = ctx;
+  const profiler = given ?? new GpuProfiler(device, 1);
+  try {
+    const { samples } = await adaptiveSample(async () => {
+      const encoder = device.createCommandEncoder();
+      record(encoder, profiler);
+      const after = profiler.finish(encoder);
+      device.queue.submit([encoder.finish()]);
+      after();
+      await device.queue.onSubmittedWorkDone();
+    }, ctx.signal);
+    await sleep(30);
+    const stages = { ...profiler.stages };
+    const values = Object.values(stages);
+    return { samples, gpuMs: profiler.hasTimestamps && values.length ? values.reduce((a, b) => a + b, 0) : undefined, stages };
+  } finally {
+    if (!given) profiler.destroy();
+  }
+}
+
+function randomArray(count: number, seed: number, scale = 1): Float32Array<ArrayBuffer> {
+  const random = seededRandom(seed);
+  const out = new Float32Array(count);
+  for (let i = 0; i < count; i++) out[i] = (random() * 2 - 1) * scale;
+  return out;
+}
+
+function maxAbsDiff(a: Float32Array, b: Float32Array, count: number): number {
+  let worst = 0;
+  for (let i = 0; i < count; i++) worst = Math.max(worst, Math.abs(a[i] - b[i]));
+  return Number.isFinite(worst) ? worst : Infinity;
+}
+
+function maxAbs(a: Float32Array, count: number): number {
+  let m = 0;
+  for (let i = 0; i < count; i++) m = Math.max(m, Math.abs(a[i]));
+  return m;
+}
+
+const exp = (x: number) => x.toExponential(1);
+
+/**
+ * Inference and training step of one MLP shape at n rows: fused (ours) and unfused with the
+ * same weights; with `peers`, onnxruntime-web (WebGPU, WASM) on the same weights and input.
+ * `cost` is the fused + unfused wall time of one inference and one training step.
+ */
+async function mlpCases(ctx: BenchContext, config: MlpConfig, n: number, peers: boolean): Promise<{ rows: BenchRow[]; cost: number }> {
+  const { device } = ctx;
+  const layout = mlpLayout(config);
+  const tag = `w${config.width} 2^${Math.log2(n)} rows`;
+  const inferCase = `MLP inference ${tag}`;
+  const trainCase = `MLP train step ${tag}`;
+  const infer: BenchRow[] = [];
+  const train: BenchRow[] = [];
+  const owned: { destroy(): void }[] = [];
+  const own = <T extends { destroy(): void }>(r: T): T => (owned.push(r), r);
+  let cost = 0;
+  const shape = `${layout.inputPadded}->${config.width}x${config.hiddenLayers}->${layout.outputPadded}, no biases, ReLU`;
+  const macs = n * layout.layers.reduce((s, l) => s + l.inputs * l.outputs, 0);
+  try {
+    const input = randomArray(n * layout.inputPadded, 17);
+    const inBuf = own(bufferFrom(device, input));
+    const dOut = own(bufferFrom(device, randomArray(n * layout.outputPadded, 23, 1e-3)));
+    const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC;
+    const dIn = own(device.createBuffer({ label: 'bench dL/dinput', size: n * layout.inputPadded * 4, usage }));
+    const outputs: Partial<Record<'fused' | 'unfused', Float32Array>> = {};
+    let weights: Float32Array | null = null;
+
+    for (const fused of [true, false]) {
+      const impl = fused ? 'ours: fused MLP (WGSL)' : 'unfused MLP (one GEMM per layer)';
+      const key = fused ? 'fused' : 'unfused';
+      let mlp: MlpKernels | null = null;
+      let adam: Adam | null = null;
+      try {
+        mlp = fused ? new FusedMlp(device, config, { maxBatch: n, seed: 5 }) : new UnfusedMlp(device, config, { maxBatch: n, seed: 5 });
+        const m = mlp;
+        const out = own(device.createBuffer({ label: `bench mlp out ${key}`, size: n * layout.outputPadded * 4, usage }));
+        const extra = fused && m instanceof FusedMlp ? `, block ${m.block.rows} rows, ${m.block.tileRows}x${4 * m.block.tileCols} tiles` : '';
+        // Inference.
+        try {
+          const t = await timeGpu(ctx, (encoder, profiler) => {
+            const pass = profiler.computePass(encoder, 'mlp');
+            m.encodeForward(pass, inBuf, out, n);
+            pass.end();
+          });
+          outputs[key] = await readF32(device, out, 0, n * layout.outputPadded);
+          weights ??= await readF32(device, m.params, 0, layout.paramCount);
+          const ms = Math.min(...t.samples);
+          cost += ms;
+          infer.push(row(SUITE, inferCase, impl, fused, t.samples, { gpuMs: t.gpuMs, note: `${shape}${extra}; ${((2 * macs) / (ms * 1e6)).toFixed(1)} GFLOP/s` }));
+        } catch (e) {
+          infer.push(failed(inferCase, impl, fused, `failed: ${message(e)}`));
+        }
+        // Training step: forward keeping activations, backward with dL/dinput (as when chained
+        // into an encoding), Adam on the weights, refresh of the kernels' weight copies.
+        try {
+          adam = new Adam(device, { count: layout.paramCount, matrix: true, learningRate: 1e-6 });
+          const a = adam;
+          const t = await timeGpu(ctx, (encoder, profiler) => {
+            const pass = profiler.computePass(encoder, 'mlp');
+            m.encodeTrainForward(pass, inBuf, out, n);
+            m.encodeBackward(pass, { input: inBuf, output: out, dOutput: dOut, dInput: dIn }, n);
+            a.encodeStep(pass, m.params, m.grads);
+            m.encodePrepare(pass);
+            pass.end();
+          });
+          cost += Math.min(...t.samples);
+          train.push(row(SUITE, trainCase, impl, fused, t.samples, { gpuMs: t.gpuMs, note: `forward + backward (dW, dInput) + Adam${extra}` }));
+        } catch (e) {
+          train.push(failed(trainCase, impl, fused, `failed: ${message(e)}`));
+        }
+      } catch (e) {
+        infer.push(failed(inferCase, impl, fused, `failed: ${message(e)}`));
+        train.push(failed(trainCase, impl, fused, `failed: ${message(e)}`));
+        cost = Infinity;
+      } finally {
+        mlp?.destroy();
+        adam?.destroy();
+      }
+    }
+    const count = n * layout.outputPadded;
+    if (outputs.fused && outputs.unfused) {
+      const u = infer.find((r) => !r.ours && !Number.isNaN(r.medianMs));
+      if (u) u.note += `; max |unfused - fused| ${exp(maxAbsDiff(outputs.fused, outputs.unfused, count))}`;
+    }
+
+    if (peers) {
+      if (!weights) {
+        for (const p of ['webgpu', 'wasm'] as const) infer.push(failed(inferCase, ortName(p), false, 'failed: no weights (our MLP failed)'));
+      } else {
+        const model = mlpToOnnx(config, weights);
+        for (const provider of ['webgpu', 'wasm'] as const) {
+          ctx.progress(0, `${inferCase}: onnxruntime-web ${provider}`);
+          infer.push(await ortCase(ctx, provider, model, input, n, layout.inputPadded, inferCase, outputs.fused, count, macs));
+        }
+      }
+    }
+  } finally {
+    for (const r of owned) r.destroy();
+  }
+  return { rows: [...infer, ...train], cost };
+}
+
+function ortName(provider: OrtProvider): string {
+  return `onnxruntime-web 1.30 ${provider === 'webgpu' ? 'WebGPU' : 'WASM (1 thread)'}`;
+}
+
+async function ortCase(
+  ctx: BenchContext,
+  provider: OrtProvider,
+  model: Uint8Array,
+  input: Float32Array<ArrayBuffer>,
+  n: number,
+  inputs: number,
+  caseName: string,
+  reference: Float32Array | undefined,
+  count: number,
+  macs: number,
+): Promise<BenchRow> {
+  const impl = ortName(provider);
+  try {
+    const session = await createOrtMlp(model, provider, input, n, inputs);
+    try {
+      const { samples } = await adaptiveSample(() => session.run(), ctx.signal);
+      const out = await session.output();
+      const check = reference ? `max |ORT - ours| ${exp(maxAbsDiff(out, reference, count))} (outputs up to ${maxAbs(reference, count).toFixed(2)})` : 'not checked (no output of ours)';
+      const ms = Math.min(...samples);
+      return row(SUITE, caseName, impl, false, samples, { note: `same ONNX MatMul/Relu graph and weights, ${session.io} I/O; ${check}; ${((2 * macs) / (ms * 1e6)).toFixed(1)} GFLOP/s` });
+    } finally {
+      await session.destroy();
+    }
+  } catch (e) {
+    return failed(caseName, impl, false, `failed: ${message(e)}`);
+  }
+}
+
+/** instant-ngp's hash grid forward for n 3D points: L = 16, F = 2, T = 2^19, N_min 16, finest 2048. */
+async function gridCase(ctx: BenchContext, n: number): Promise<BenchRow> {
+  const caseName = `hash grid forward 2^${Math.log2(n)} 3D points`;
+  const impl = 'ours: hash grid encoding (WGSL)';
+  const config: GridConfig = { dims: 3, levels: 16, featuresPerLevel: 2, log2HashmapSize: 19, baseResolution: 16, perLevelScale: perLevelScaleFor(2048, 16, 16) };
+  const owned: { destroy(): void }[] = [];
+  try {
+    const grid = new GridEncoding(ctx.device, config, { seed: 3 });
+    owned.push(grid);
+    const positions = bufferFrom(ctx.device, randomArray(n * 3, 31).map((v) => v * 0.5 + 0.5));
+    owned.push(positions);
+    const features = ctx.device.createBuffer({ label: 'bench grid features', size: n * grid.outputStride * 4, usage: GPUBufferUsage.STORAGE });
+    owned.push(features);
+    const t = await timeGpu(ctx, (encoder, profiler) => {
+      const pass = profiler.computePass(encoder, 'encoding');
+      grid.encodeForward(pass, positions, features, n);
+      pass.end();
+    });
+    const lookups = n * config.levels * 8;
+    const perS = (ms: number) => (lookups / (ms / 1000) / 1e6).toFixed(0);
+    const r = row(SUITE, caseName, impl, true, t.samples, { gpuMs: t.gpuMs });
+    r.note = `L=16 F=2 T=2^19, ${lookups / n} corner lookups/point: ${perS(r.medianMs)} M lookups/s wall${t.gpuMs ? `, ${perS(t.gpuMs)} M/s GPU` : ''}; ${((n / r.medianMs) * 1000 / 1e6).toFixed(2)} M points/s`;
+    return r;
+  } catch (e) {
+    return failed(caseName, impl, true, `failed: ${message(e)}`);
+  } finally {
+    for (const o of owned) o.destroy();
+  }
+}
+
+/** GIA (image) training steps, instant-ngp's image config, fused and unfused MLP. */
+async function giaCases(ctx: BenchContext, batch: number): Promise<BenchRow[]> {
+  const { device } = ctx;
+  const caseName = `GIA train step batch 2^${Math.log2(batch)}`;
+  const rows: BenchRow[] = [];
+  // A 2048 x 2048 image: finest level 1024 (instant-ngp: half the image's longer side).
+  const grid: GridConfig = { dims: 2, levels: 16, featuresPerLevel: 2, log2HashmapSize: 19, baseResolution: 16, perLevelScale: perLevelScaleFor(1024, 16, 16) };
+  const positions = randomArray(batch * 2, 41).map((v) => v * 0.5 + 0.5);
+  const targets = new Float32Array(batch * 3);
+  for (let i = 0; i < batch; i++) {
+    const u = positions[2 * i];
+    const v = positions[2 * i + 1];
+    targets.set([0.5 + 0.5 * Math.sin(40 * u) * Math.cos(31 * v), 0.5 + 0.4 * Math.sin(70 * (u + v)), u * v], i * 3);
+  }
+  const inBuf = bufferFrom(device, positions);
+  const targetBuf = bufferFrom(device, targets);
+  try {
+    for (const fused of [true, false]) {
+      const impl = fused ? 'ours: NgpModel, fused MLP' : 'NgpModel, unfused MLP';
+      let model: NgpModel | null = null;
+      try {
+        const profiler = new GpuProfiler(device, 1);
+        try {
+          model = new NgpModel(device, { grid, mlp: { width: 64, hiddenLayers: 2, outputDims: 3, outputActivation: 'sigmoid' }, maxBatch: batch, fused, seed: 7, profiler });
+          const m = model;
+          const t = await timeGpu(ctx, (encoder) => m.encodeTrainStep(encoder, inBuf, targetBuf, batch, 'l2'), profiler);
+          const r = row(SUITE, caseName, impl, fused, t.samples, { gpuMs: t.gpuMs });
+          const stages = Object.entries(t.stages).map(([k, v]) => `${k} ${v.toFixed(1)}`).join(', ');
+          r.note = `L=16 F=2 T=2^19 (2048^2 image), 64-wide x 2 hidden, sigmoid, L2 + Adam: ${(1000 / r.medianMs).toFixed(1)} steps/s, ${((batch / r.medianMs) * 1000 / 1e6).toFixed(2)} M samples/s${stages ? `; GPU ms: ${stages}` : ''}`;
+          rows.push(r);
+        } finally {
+          profiler.destroy();
+        }
+      } catch (e) {
+        rows.push(failed(caseName, impl, fused, `failed: ${message(e)}`));
+      } finally {
+        model?.destroy();
+      }
+    }
+  } finally {
+    inBuf.destroy();
+    targetBuf.destroy();
+  }
+  return rows;
+}
