@@ -149,6 +149,7 @@ test('the built site works from a sub-path (relative base)', async ({ page }) =>
     return route.abort();
   });
   await page.goto(`${origin}/some/sub/path/#/selftest?seed=2&frames=1&size=32x32`);
+  await expect(page.locator('[data-demo]')).toHaveCount(1);
   await page.evaluate(() => (document.querySelector('[data-demo]') as unknown as { ready: Promise<void> }).ready);
   const shot = await snapshotPng(page);
   expect(shot.distinct).toBeGreaterThan(10);
