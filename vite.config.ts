@@ -7,7 +7,7 @@ export default defineConfig({
   base: './',
   // Hash routing: no SPA fallback, so a missing asset is a real 404.
   appType: 'mpa',
-  build: { target: 'es2022', sourcemap: true, chunkSizeWarningLimit: 2048 },
+  build: { target: 'es2022', sourcemap: true, chunkSizeWarningLimit: 3072 },
   worker: { format: 'es' },
   server: { host: '127.0.0.1' },
   preview: { host: '127.0.0.1' },

@@ -1,6 +1,6 @@
 // Blends sorted splats back to front: one quad (6 vertices, no instancing) per splat,
-// splat = vertex_index / 6, sized to where its α can still reach 1/255. Premultiplied
-// "one, one-minus-src-alpha" blending, α = min(0.99, opacity·exp(power)) as the reference.
+// splat = vertex_index / 6, oriented along the splat's axes and sized to where its α can
+// still reach 1/255. Premultiplied "one, one-minus-src-alpha" blending, α = min(0.99, opacity·exp(power)) as the reference.
 
 struct Frame { size: vec2f, _pad: vec2f };
 
@@ -10,34 +10,36 @@ struct Frame { size: vec2f, _pad: vec2f };
 
 struct VertexOut {
   @builtin(position) position: vec4f,
-  @location(0) @interpolate(flat) centre: vec2f,
-  @location(1) @interpolate(flat) conic: vec4f,
-  @location(2) @interpolate(flat) colour: vec3f,
+  // Position in the splat's eigenbasis, scaled so |uv| = 1 where α falls to 1/255.
+  @location(0) uv: vec2f,
+  @location(1) @interpolate(flat) colour: vec4f,
+  @location(2) @interpolate(flat) reach: f32,
 };
 
 const CORNERS = array<vec2f, 6>(vec2f(-1.0, -1.0), vec2f(1.0, -1.0), vec2f(1.0, 1.0), vec2f(-1.0, -1.0), vec2f(1.0, 1.0), vec2f(-1.0, 1.0));
 
 @vertex fn vs(@builtin(vertex_index) v: u32) -> VertexOut {
   let s = order[v / 6u];
-  let a = splats[s * 3u];
-  let b = splats[s * 3u + 1u];
-  let c = splats[s * 3u + 2u];
-  // Pixel i has its centre at i (the reference's ndc2Pix); the clip box covers the reach.
-  let pixel = a.xy + CORNERS[v % 6u] * (a.zw + 0.5);
+  let a = splats[s * 3u];     // centre, major axis
+  let b = splats[s * 3u + 1u]; // minor half-length, reach, opacity
+  let c = splats[s * 3u + 2u]; // colour, depth
+  let corner = CORNERS[v % 6u];
+  let minor = vec2f(-a.w, a.z) * (b.x / max(length(a.zw), 1e-20));
+  // Pixel i has its centre at i (the reference's ndc2Pix), i.e. at framebuffer i + 0.5.
+  let pixel = a.xy + corner.x * a.zw + corner.y * minor;
   let ndc = vec2f((pixel.x + 0.5) / frame.size.x * 2.0 - 1.0, 1.0 - (pixel.y + 0.5) / frame.size.y * 2.0);
   var out: VertexOut;
   out.position = vec4f(ndc, 0.0, 1.0);
-  out.centre = a.xy;
-  out.conic = b;
-  out.colour = c.rgb;
+  out.uv = corner;
+  out.colour = vec4f(c.rgb, b.z);
+  out.reach = b.y;
   return out;
 }
 
 @fragment fn fs(in: VertexOut) -> @location(0) vec4f {
-  let d = in.centre - (in.position.xy - 0.5);
-  let power = -0.5 * (in.conic.x * d.x * d.x + in.conic.z * d.y * d.y) - in.conic.y * d.x * d.y;
-  if (power > 0.0) { discard; }
-  let alpha = min(0.99, in.conic.w * exp(power));
-  if (alpha < 1.0 / 255.0) { discard; }
-  return vec4f(in.colour * alpha, alpha);
+  // exp(−½·Mahalanobis²) = exp(−reach·|uv|²); outside |uv| = 1, α < 1/255.
+  let r2 = dot(in.uv, in.uv);
+  if (r2 > 1.0) { discard; }
+  let alpha = min(0.99, in.colour.a * exp(-in.reach * r2));
+  return vec4f(in.colour.rgb * alpha, alpha);
 }

@@ -140,15 +140,19 @@ fn project_one(i: u32) {
   let cc = c2[1][1] + 0.3;
   let det = a * cc - b * b;
   if (det <= 0.0) { return; }
-  let conic = vec3f(cc, -b, a) / det;
-  let mid = 0.5 * (a + cc);
-  let lambda = mid + sqrt(max(0.1, mid * mid - det));
-  let radius = ceil(3.0 * sqrt(lambda));
   let centre = vec2f(fx * p.x / p.z, fy * p.y / p.z) + params.centre;
-  // Where α can still reach 1/255: opacity·exp(−½·r²) ≥ 1/255.
+  // Where α can still reach 1/255: opacity·exp(−½·r²) ≥ 1/255, r the Mahalanobis distance.
   let reach = log(255.0 * opacity);
   if (reach <= 0.0) { return; }
-  let extent = min(sqrt(2.0 * reach * vec2f(a, cc)), vec2f(radius));
+  // The quad is the ellipse r² = 2·reach along the eigenvectors: a screen-aligned box
+  // around a thin, tilted splat would rasterize several times the fragments.
+  let mid = 0.5 * (a + cc);
+  let lambda1 = mid + sqrt(max(mid * mid - det, 0.0));
+  let lambda2 = det / lambda1;
+  let v1 = select(select(vec2f(0.0, 1.0), vec2f(1.0, 0.0), a >= cc), normalize(vec2f(b, lambda1 - a)), abs(b) > 1e-12 * mid);
+  let major = v1 * sqrt(2.0 * reach * lambda1);
+  let minor = sqrt(2.0 * reach * lambda2);
+  let extent = sqrt(2.0 * reach * vec2f(a, cc));
   if (centre.x + extent.x < -0.5 || centre.x - extent.x > params.size.x - 0.5 ||
       centre.y + extent.y < -0.5 || centre.y - extent.y > params.size.y - 0.5) { return; }
 
@@ -165,8 +169,8 @@ fn project_one(i: u32) {
   rgb = max(rgb + 0.5, vec3f(0.0));
 
   let slot = atomicAdd(&counter[0], 1u);
-  splats[slot * 3u] = vec4f(centre, extent);
-  splats[slot * 3u + 1u] = vec4f(conic, opacity);
+  splats[slot * 3u] = vec4f(centre, major);
+  splats[slot * 3u + 1u] = vec4f(minor, reach, opacity, 0.0);
   splats[slot * 3u + 2u] = vec4f(rgb, p.z);
   // Radix sort is ascending: invert the (positive, order-preserving) float bits so the
   // farthest splat comes first.

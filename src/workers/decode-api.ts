@@ -41,13 +41,6 @@ export interface DecodeApi {
    */
   decodeImage(blob: Blob, maxPixels: number, onProgress?: ProgressFn): Promise<DecodedImage>;
   /**
-   * Reads a Gaussian splatting scene: .ply (INRIA/nerfstudio 3DGS, PlayCanvas compressed,
-   * gaussian4d), .splat, .spz, or a PyTorch checkpoint (Yang chkpnt*.pth, 4D-Rotor /
-   * splatfacto step-*.ckpt); see formats/scene-loader.ts. `name` picks formats the content
-   * cannot tell and prefixes error messages. The scene's typed arrays are transferred back.
-   */
-  decodeScene(bytes: ArrayBuffer, name: string, onProgress?: ProgressFn): GaussianScene;
-  /**
    * Writes a scene as a file: '4d-ply' is the suite's documented 4D layout (any kind),
    * 'static-ply' a standard INRIA 3DGS .ply baked at time `t` (readable by other viewers).
    */

@@ -4,11 +4,11 @@
  * terminating the worker, so there is no cancellation plumbing in here.
  */
 import * as Comlink from 'comlink';
-import { sceneBuffers, type GaussianScene } from '../formats/gaussian-scene.ts';
-import { decodeGaussianScene } from '../formats/scene-loader.ts';
+import type { GaussianScene } from '../formats/gaussian-scene.ts';
 import { bakeStaticAt, writeGaussian4dPly, writeInriaPly } from '../formats/gaussian4d-ply.ts';
 import { FILE_KIND_LABELS, IMAGE_KINDS, imageDimensions, sniffFile } from '../formats/sniff.ts';
 import type { DecodeApi, DecodedImage, ProgressFn } from './decode-api.ts';
+import { progressReporter } from './progress.ts';
 
 /** Largest source image decodeImage accepts (the browser decodes it whole before scaling). */
 const MAX_SOURCE_PIXELS = 1 << 28; // 16384 x 16384
@@ -16,42 +16,6 @@ const MAX_SOURCE_PIXELS = 1 << 28; // 16384 x 16384
 const MAX_SIDE = 16384;
 /** Bytes read to find an image's dimensions (JPEG EXIF blocks can be up to 64 KiB). */
 const HEADER_BYTES = 64 * 1024;
-
-/**
- * Throttled progress reporting: at most one message per `intervalMs` (fractions clamped and
- * kept non-decreasing), and the comlink proxy released when the job is done.
- */
-function progressReporter(onProgress: ProgressFn | undefined, intervalMs = 50) {
-  let last = -Infinity;
-  let high = 0;
-  let closed = false;
-  const send = (fraction: number, message?: string): void => {
-    if (!onProgress || closed) return;
-    high = Math.max(high, Math.min(1, Math.max(0, Number.isFinite(fraction) ? fraction : 0)));
-    last = performance.now();
-    // A comlink proxy returns a promise; a failing callback must not fail the job.
-    void Promise.resolve(onProgress(high, message)).catch(() => {});
-  };
-  return {
-    /** Reports unless one was sent less than `intervalMs` ago. */
-    report(fraction: number, message?: string): void {
-      if (performance.now() - last >= intervalMs) send(fraction, message);
-    },
-    /** Reports now (stage changes, the final 1). */
-    force: send,
-    /** Releases the caller's callback proxy; later reports are dropped. */
-    close(): void {
-      if (closed) return;
-      closed = true;
-      const release = (onProgress as unknown as { [Comlink.releaseProxy]?: () => void } | undefined)?.[Comlink.releaseProxy];
-      try {
-        if (typeof release === 'function') release();
-      } catch {
-        // Not a proxy (called directly in a test) or already released.
-      }
-    },
-  };
-}
 
 /** A result object with the buffers of its typed arrays (one level deep) marked for transfer. */
 function transferResult<T extends object>(result: T): T {
@@ -147,19 +111,6 @@ function fitPixels(width: number, height: number, maxPixels: number): { width: n
   return { width: w, height: h };
 }
 
-function decodeScene(bytes: ArrayBuffer, name: string, onProgress?: ProgressFn): GaussianScene {
-  const progress = progressReporter(onProgress);
-  try {
-    if (!(bytes instanceof ArrayBuffer)) throw new TypeError('expected an ArrayBuffer holding the scene file');
-    progress.force(0, 'reading scene');
-    const scene = decodeGaussianScene(new Uint8Array(bytes), String(name ?? 'scene'), (fraction, message) => progress.report(fraction, message));
-    progress.force(1, 'done');
-    return Comlink.transfer(scene, sceneBuffers(scene));
-  } finally {
-    progress.close();
-  }
-}
-
 function exportScene(scene: GaussianScene, format: '4d-ply' | 'static-ply', t: number): Uint8Array {
   const bytes = format === '4d-ply' ? writeGaussian4dPly(scene) : writeInriaPly(bakeStaticAt(scene, t));
   return Comlink.transfer(bytes, [bytes.buffer as ArrayBuffer]);
@@ -188,7 +139,6 @@ function fail(message: string): never {
 const api: DecodeApi = {
   sniff,
   decodeImage,
-  decodeScene,
   exportScene,
   'selfTest.spin': spin,
   'selfTest.fail': fail,

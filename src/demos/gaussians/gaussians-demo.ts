@@ -7,13 +7,14 @@ import { WorkerPool, decodePool } from '../../workers/pool.ts';
 import '../../ui/file-drop.ts';
 import { DEFAULT_CAMERA } from './default-scene.ts';
 import { GaussianRenderer, GpuScene, cameraFromPose } from './renderer.ts';
-import type { SceneWorkerApi } from './scene-worker-api.ts';
+import type { PackedScene } from './pack.ts';
+import type { LoadedScene, SceneWorkerApi } from './scene-worker-api.ts';
 import { framingPose } from './framing.ts';
 
 const SPEEDS = [0.25, 0.5, 1, 2];
 
 /** The last generated default scene: revisiting the route does not regenerate it. */
-let defaultScene: { seed: number; scene: GaussianScene } | null = null;
+let defaultScene: ({ seed: number } & LoadedScene) | null = null;
 
 /**
  * The 4D Gaussian player: opens static 3DGS and 4D (Yang, rotor) scenes, slices them at
@@ -76,39 +77,46 @@ export class GaussiansDemo extends DemoElement {
       this.pose = pose;
       this.renderOnce();
     });
+    let packed: PackedScene | undefined;
     if (!this.cpuScene && defaultScene?.seed === this.params.seed) {
       this.cpuScene = defaultScene.scene;
+      packed = defaultScene.packed;
       this.setCamera(this.params.all.has('camera') ? this.cameraFromParams() : DEFAULT_CAMERA);
       this.controls.set(this.pose, false, true);
     }
     if (!this.cpuScene) {
       this.progress = { fraction: 0, label: 'Generating the default scene' };
-      this.scenePool ??= new WorkerPool<SceneWorkerApi>({
-        size: 1,
-        name: 'scene worker',
-        factory: () => new Worker(new URL('./scene.worker.ts', import.meta.url), { type: 'module', name: 'gaussian scene' }),
-      });
-      const scene = await this.scenePool.run('generateDefault', [this.params.seed], {
+      const made = await this.sceneWorker().run('generateDefault', [this.params.seed], {
         onProgress: (fraction, label) => (this.progress = { fraction, label: label ?? 'Generating the default scene' }),
       });
       this.progress = null;
-      this.cpuScene = scene;
-      defaultScene = { seed: this.params.seed, scene };
+      this.cpuScene = made.scene;
+      packed = made.packed;
+      defaultScene = { seed: this.params.seed, ...made };
       this.setCamera(this.params.all.has('camera') ? this.cameraFromParams() : DEFAULT_CAMERA);
       this.controls.set(this.pose, false, true);
     }
-    this.showScene(device, this.cpuScene);
+    // After device loss the scene is packed again here (packed arrays of a file are not kept).
+    this.showScene(device, this.cpuScene, packed);
+  }
+
+  private sceneWorker(): WorkerPool<SceneWorkerApi> {
+    return (this.scenePool ??= new WorkerPool<SceneWorkerApi>({
+      size: 1,
+      name: 'scene worker',
+      factory: () => new Worker(new URL('./scene.worker.ts', import.meta.url), { type: 'module', name: 'gaussian scene' }),
+    }));
   }
 
   protected async load(blob: Blob, _kind: FileKind, name: string, signal: AbortSignal): Promise<void> {
     const bytes = await blob.arrayBuffer();
-    const scene = await decodePool().run('decodeScene', [bytes, name], {
+    const { scene, packed } = await this.sceneWorker().run('decode', [bytes, name], {
       signal,
       transfer: [bytes],
       onProgress: (fraction, message) => (this.progress = { fraction, label: message ?? `Decoding ${name}` }),
     });
     signal.throwIfAborted();
-    this.showScene(this.device!, scene);
+    this.showScene(this.device!, scene, packed);
     this.cpuScene = scene;
     const home = framingPose(scene);
     this.controls?.set(home, false, true);
@@ -117,8 +125,8 @@ export class GaussiansDemo extends DemoElement {
   }
 
   /** Uploads and swaps in a scene; on failure the previous scene stays and nothing leaks. */
-  private showScene(device: GPUDevice, scene: GaussianScene): void {
-    const next = new GpuScene(device, scene);
+  private showScene(device: GPUDevice, scene: GaussianScene, packed?: PackedScene): void {
+    const next = new GpuScene(device, scene, packed);
     try {
       this.renderer!.setScene(next);
     } catch (e) {

@@ -6,7 +6,8 @@
  */
 import { covariance4 } from '../../formats/gaussian4d-ply.ts';
 import { shCoefficients, type GaussianScene } from '../../formats/gaussian-scene.ts';
-import { staticCovariance, type Camera, type RenderOptions } from './renderer.ts';
+import { staticCovariance } from './pack.ts';
+import type { Camera, RenderOptions } from './renderer.ts';
 
 const C0 = 0.28209479177387814;
 const C1 = 0.4886025119029199;

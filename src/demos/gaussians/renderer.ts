@@ -9,16 +9,13 @@ import { vec3 } from 'gl-matrix';
 import blendWgsl from '../../../shaders/splat_blend.wgsl?raw';
 import drawArgsWgsl from '../../../shaders/splat_draw_args.wgsl?raw';
 import projectWgsl from '../../../shaders/splat_project.wgsl?raw';
-import { covariance4 } from '../../formats/gaussian4d-ply.ts';
 import { shCoefficients, type GaussianScene } from '../../formats/gaussian-scene.ts';
-import { float32ToFloat16 } from '../../formats/tensor.ts';
 import type { GpuProfiler } from '../../gpu/profiler.ts';
 import { RadixSort } from '../../gpu/radix-sort.ts';
 import { computePipeline, shaderModule } from '../../gpu/shader.ts';
 import type { CameraPose } from '../../ui/orbit-controls.ts';
+import { GEOMETRY_FLOATS, packScene, shWords, type PackedScene } from './pack.ts';
 
-/** Floats of geometry per Gaussian on the GPU (position, opacity, covariance, μt). */
-export const GEOMETRY_FLOATS = 16;
 /** Per-frame bytes per Gaussian: splat record (48), key and value (8), alive index (4), sort scratch (~10). */
 export const FRAME_BYTES_PER_SPLAT = 48 + 8 + 4 + 10;
 
@@ -57,52 +54,6 @@ export function cameraFromPose(pose: CameraPose, width: number, height: number):
   return { view, position: [...pose.position], fx: fy, fy, cx: (width - 1) / 2, cy: (height - 1) / 2, width, height, tanFovX: width / (2 * fy), tanFovY };
 }
 
-/** Packs a scene's geometry as GEOMETRY_FLOATS per Gaussian (see splat_project.wgsl). */
-export function packGeometry(scene: GaussianScene): Float32Array<ArrayBuffer> {
-  const n = scene.count;
-  const out = new Float32Array(n * GEOMETRY_FLOATS);
-  const sigma = new Float64Array(16);
-  const rot = new Float64Array(16);
-  for (let i = 0; i < n; i++) {
-    const o = i * GEOMETRY_FLOATS;
-    out[o] = scene.positions[i * 3];
-    out[o + 1] = scene.positions[i * 3 + 1];
-    out[o + 2] = scene.positions[i * 3 + 2];
-    out[o + 3] = scene.opacities[i];
-    if (scene.kind === 'static') {
-      const c = staticCovariance(scene, i);
-      out.set(c, o + 4);
-    } else {
-      covariance4(scene, i, sigma, rot);
-      out[o + 4] = scene.times![i];
-      out[o + 5] = sigma[0]; // xx
-      out[o + 6] = sigma[1]; // xy
-      out[o + 7] = sigma[2]; // xz
-      out[o + 8] = sigma[3]; // xt
-      out[o + 9] = sigma[5]; // yy
-      out[o + 10] = sigma[6]; // yz
-      out[o + 11] = sigma[7]; // yt
-      out[o + 12] = sigma[10]; // zz
-      out[o + 13] = sigma[11]; // zt
-      out[o + 14] = sigma[15]; // tt
-    }
-  }
-  return out;
-}
-
-/** Σ = R S Sᵀ Rᵀ of a static Gaussian as (xx, xy, xz, yy, yz, zz). */
-export function staticCovariance(scene: GaussianScene, i: number): number[] {
-  const [w, x, y, z] = scene.rotations.subarray(i * 4, i * 4 + 4);
-  const r = [
-    [1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)],
-    [2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x)],
-    [2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)],
-  ];
-  const s = [scene.scales[i * 3] ** 2, scene.scales[i * 3 + 1] ** 2, scene.scales[i * 3 + 2] ** 2];
-  const c = (a: number, b: number) => r[a][0] * r[b][0] * s[0] + r[a][1] * r[b][1] * s[1] + r[a][2] * r[b][2] * s[2];
-  return [c(0, 0), c(0, 1), c(0, 2), c(1, 1), c(1, 2), c(2, 2)];
-}
-
 /** A scene on the GPU: geometry (64 B per Gaussian) and SH as f16 (K·3·2 B per Gaussian). */
 export class GpuScene {
   readonly count: number;
@@ -115,7 +66,7 @@ export class GpuScene {
   readonly sh: GPUBuffer;
   readonly bytes: number;
 
-  constructor(device: GPUDevice, scene: GaussianScene) {
+  constructor(device: GPUDevice, scene: GaussianScene, packed?: PackedScene) {
     this.count = scene.count;
     this.kind = scene.kind;
     this.shDegree = scene.shDegree;
@@ -123,21 +74,20 @@ export class GpuScene {
     this.shCoeffs = shCoefficients(scene);
     this.duration = scene.timeRange ? scene.timeRange[1] - scene.timeRange[0] : 1;
     const geometryBytes = Math.max(16, scene.count * GEOMETRY_FLOATS * 4);
-    const shWords = Math.ceil((scene.count * this.shCoeffs * 3) / 2) + 1;
+    const shBytes = shWords(scene) * 4;
     const limit = device.limits.maxStorageBufferBindingSize;
-    for (const [what, bytes] of [['geometry', geometryBytes], ['SH coefficients', shWords * 4]] as const) {
+    for (const [what, bytes] of [['geometry', geometryBytes], ['SH coefficients', shBytes]] as const) {
       if (bytes > limit) {
         throw new Error(`${scene.count.toLocaleString('en-US')} Gaussians need ${(bytes / 2 ** 20).toFixed(0)} MiB of ${what}; this GPU binds at most ${(limit / 2 ** 20).toFixed(0)} MiB`);
       }
     }
-    const geometry = packGeometry(scene);
-    const halves = new Uint16Array(shWords * 2);
-    halves.set(float32ToFloat16(scene.sh));
+    // Packing 1M Gaussians takes ~0.5 s: the scene workers do it (`packed`); device-loss rebuilds pack here.
+    const { geometry, sh: halves } = packed ?? packScene(scene);
     this.geometry = device.createBuffer({ label: 'gaussians', size: geometryBytes, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST });
     device.queue.writeBuffer(this.geometry, 0, geometry);
-    this.sh = device.createBuffer({ label: 'gaussian SH', size: shWords * 4, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST });
+    this.sh = device.createBuffer({ label: 'gaussian SH', size: shBytes, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST });
     device.queue.writeBuffer(this.sh, 0, halves);
-    this.bytes = geometryBytes + shWords * 4;
+    this.bytes = geometryBytes + shBytes;
   }
 
   destroy(): void {
