@@ -1,5 +1,5 @@
 import { expect, test } from 'vitest';
-import { median, ratioOf, row, toMarkdown, type BenchRow } from '../../src/app/bench/harness.ts';
+import { median, mergeReports, ratioOf, row, toMarkdown, type BenchRow } from '../../src/app/bench/harness.ts';
 
 test('median of odd and even samples', () => {
   expect(median([3, 1, 2])).toBe(2);
@@ -19,4 +19,16 @@ test('ratios compare each peer with ours in the same case; markdown has every ro
   expect(md).toContain('| 2^20 | peer | 33.00 | 30.00 |');
   expect(md).toContain('3.00x');
   expect(md.split('\n').filter((l) => l.startsWith('| 2^')).length).toBe(3);
+});
+
+test('a partial run replaces the suites it ran and keeps the others with their dates', () => {
+  const r = (suite: string, ms: number): BenchRow => ({ suite, case: 'c', impl: 'ours', ours: true, medianMs: ms, minMs: ms, samples: 1 });
+  const setup = { userAgent: 'ua', adapter: null };
+  const earlier = { ...setup, date: 'd1', rows: [r('sort', 1), r('splats', 2)] };
+  const merged = mergeReports(earlier, { ...setup, date: 'd2', rows: [r('splats', 3)] });
+  expect(merged.rows.map((x) => [x.suite, x.medianMs])).toEqual([['sort', 1], ['splats', 3]]);
+  expect(merged.suiteDates).toEqual({ splats: 'd2', sort: 'd1' });
+  expect(toMarkdown(merged)).toContain('Run d1');
+  // Another browser's results never mix with these.
+  expect(mergeReports({ ...earlier, userAgent: 'other' }, { ...setup, date: 'd2', rows: [r('splats', 3)] }).rows).toHaveLength(1);
 });

@@ -36,6 +36,23 @@ export interface BenchReport {
   userAgent: string;
   adapter: GpuInfo | null;
   rows: BenchRow[];
+  /** When each suite last ran, where a report merges runs of different suites. */
+  suiteDates?: Record<string, string>;
+}
+
+/**
+ * A run of some suites laid over an earlier report: the suites it ran replace theirs, the
+ * others stay with the date they ran. Only reports from the same adapter and browser merge.
+ */
+export function mergeReports(earlier: BenchReport | null, latest: BenchReport): BenchReport {
+  const ran = new Set(latest.rows.map((r) => r.suite));
+  const dates: Record<string, string> = {};
+  for (const suite of ran) dates[suite] = latest.date;
+  const sameSetup = earlier && earlier.userAgent === latest.userAgent && JSON.stringify(earlier.adapter) === JSON.stringify(latest.adapter);
+  if (!earlier || !sameSetup) return { ...latest, suiteDates: dates };
+  const kept = earlier.rows.filter((r) => !ran.has(r.suite));
+  for (const r of kept) dates[r.suite] ??= earlier.suiteDates?.[r.suite] ?? earlier.date;
+  return { ...latest, rows: [...kept, ...latest.rows], suiteDates: dates };
 }
 
 /** Runs `fn` `warmup` times unmeasured, then `reps` times; returns the samples in ms. */
@@ -79,7 +96,9 @@ export function toMarkdown(report: BenchReport): string {
   const suites = [...new Set(report.rows.map((r) => r.suite))];
   for (const suite of suites) {
     const rows = report.rows.filter((r) => r.suite === suite);
-    lines.push(`### ${suite}`, '', '| case | implementation | median ms | min ms | GPU ms | runs | peer / ours |', '|---|---|---:|---:|---:|---:|---:|');
+    lines.push(`### ${suite}`, '');
+    if (report.suiteDates?.[suite]) lines.push(`Run ${report.suiteDates[suite]}`, '');
+    lines.push('| case | implementation | median ms | min ms | GPU ms | runs | peer / ours |', '|---|---|---:|---:|---:|---:|---:|');
     for (const r of rows) {
       const ratio = ratioOf(r, rows);
       lines.push(
