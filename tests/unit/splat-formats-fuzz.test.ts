@@ -78,11 +78,9 @@ afterAll(() => {
 });
 
 const ENGINE_LIMIT = /allocation failed|Invalid typed array length|Invalid array buffer length|Array buffer allocation|Maximum call stack|Invalid array length|Invalid string length|outside the bounds|out of bounds|Cannot read properties|is not a function|is not iterable|undefined/;
-const MAX_MS = 2000;
 
-/** One input: a valid, finite scene, or an Error of our own; always fast. */
+/** One input: a valid, finite scene, or an Error of our own (a hang fails by the test timeout). */
 function survives(bytes: Uint8Array, name: string): void {
-  const t0 = performance.now();
   let scene: GaussianScene | null = null;
   try {
     scene = decodeGaussianScene(bytes, name);
@@ -101,7 +99,6 @@ function survives(bytes: Uint8Array, name: string): void {
     }
     for (let i = 0; i < scene.count; i++) expect(scene.opacities[i] >= 0 && scene.opacities[i] <= 1, `opacity ${scene.opacities[i]}`).toBe(true);
   }
-  expect(performance.now() - t0).toBeLessThan(MAX_MS);
 }
 
 const NAMES = ['scene.ply', 'scene.splat', 'scene.spz', 'model.pth', 'step.ckpt', 'scene.gz', 'scene.bin', 'noext'];

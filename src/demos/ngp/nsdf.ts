@@ -29,6 +29,15 @@ const MESH_SDF_BUDGET = 1.5e8;
 
 /** A mesh from an OBJ or a binary PLY (vertex x/y/z + face vertex_indices). */
 export function meshFromPly(bytes: Uint8Array, name: string): TriangleMesh {
+  try {
+    return readPlyMesh(bytes, name);
+  } catch (e) {
+    const message = e instanceof Error ? e.message : String(e);
+    throw new Error(message.startsWith(`${name}: `) ? message : `${name}: ${message}`);
+  }
+}
+
+function readPlyMesh(bytes: Uint8Array, name: string): TriangleMesh {
   const ply = readPly(bytes);
   const vertex = requireElement(ply, 'vertex');
   requireProperties(vertex, ['x', 'y', 'z'], 'mesh vertices');
