@@ -106,6 +106,8 @@ const PARAMS_BYTES = 144;
 const READ_RING = 3;
 
 export class GaussianRenderer {
+  /** Whether the latest encode() projected and sorted (false: inputs unchanged, blend only). */
+  resorted = false;
   /** Splats drawn by the latest frame whose count has come back (a frame or two late). */
   visible = 0;
   /** Called when a new visible count arrives. */
@@ -115,6 +117,9 @@ export class GaussianRenderer {
   private readonly frameUniform: GPUBuffer;
   private readonly counter: GPUBuffer;
   private readonly drawArgs: GPUBuffer;
+  /** What the splats on the GPU were last projected and sorted for. */
+  private sortedScene: GpuScene | null = null;
+  private sortedInputs = '';
   private readonly cullPipeline: GPUComputePipeline;
   private readonly projectPipeline: GPUComputePipeline;
   private readonly argsPipeline: GPUComputePipeline;
@@ -208,6 +213,7 @@ export class GaussianRenderer {
   setScene(scene: GpuScene): void {
     this.reserve(Math.max(1, scene.count));
     this.scene = scene;
+    this.sortedScene = null;
     this.projectBind = null;
     this.cullBind = null;
   }
@@ -216,8 +222,15 @@ export class GaussianRenderer {
     const scene = this.scene;
     const count = scene?.count ?? 0;
     this.writeParams(camera, t, options, scene);
-    encoder.clearBuffer(this.counter);
-    if (scene && count > 0) {
+    // Same scene, view, size, SH degree and (for 4D scenes) time as the frame before: the
+    // sorted splats on the GPU are still exact, so only the blend runs.
+    const inputs = JSON.stringify([Array.from(camera.view), camera.fx, camera.fy, camera.cx, camera.cy, camera.width, camera.height, scene?.kind === 'static' ? 0 : t, options.shDegree]);
+    const unchanged = scene !== null && scene === this.sortedScene && inputs === this.sortedInputs;
+    this.sortedScene = scene;
+    this.sortedInputs = inputs;
+    this.resorted = !unchanged;
+    if (!unchanged) encoder.clearBuffer(this.counter);
+    if (scene && count > 0 && !unchanged) {
       const resources = [this.params, scene.geometry, scene.sh, this.splats!, this.keys!, this.values!, this.counter, this.alive!];
       const bind = (pipeline: GPUComputePipeline, bindings: number[]) =>
         this.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries: bindings.map((b) => ({ binding: b, resource: { buffer: resources[b] } })) });
