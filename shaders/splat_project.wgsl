@@ -75,8 +75,8 @@ fn eval_sh(i: u32, offset: u32, degree: u32, d: vec3f) -> vec3f {
 
 // Two passes, because a software GPU (SwiftShader) pays for the whole projection body
 // even in lanes that return early: `cull` keeps the Gaussians alive at t (Yang: marginal
-// > 0.05; rotor: ½Δt²/Σtt < 16; static: all) in a compact list, and `project` then runs
-// only over that list (its size is read on the GPU for an indirect dispatch).
+// > 0.05; rotor: ½Δt²/Σtt < 16) in a compact list, and `project` then runs only over that
+// list (its size is read on the GPU for an indirect dispatch). Static scenes skip `cull`.
 
 @compute @workgroup_size(256)
 fn cull(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
@@ -95,6 +95,11 @@ fn cull(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) grou
 @compute @workgroup_size(256)
 fn project(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
   let j = gid.x + gid.y * groups.x * 256u;
+  // Static scenes skip the cull pass: every Gaussian is alive, dispatched directly.
+  if (params.kind == 0u) {
+    if (j < params.count) { project_one(j); }
+    return;
+  }
   if (j >= atomicLoad(&counter[1])) { return; }
   project_one(alive[j]);
 }

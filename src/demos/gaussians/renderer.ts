@@ -237,17 +237,23 @@ export class GaussianRenderer {
       this.cullBind ??= bind(this.cullPipeline, [0, 1, 6, 7]);
       this.projectBind ??= bind(this.projectPipeline, [0, 1, 2, 3, 4, 5, 6, 7]);
       const pass = profiler ? profiler.computePass(encoder, 'slice+project') : encoder.beginComputePass({ label: 'slice+project' });
-      pass.setPipeline(this.cullPipeline);
-      pass.setBindGroup(0, this.cullBind);
       const groups = Math.ceil(count / 256);
       const x = Math.min(groups, this.device.limits.maxComputeWorkgroupsPerDimension);
-      pass.dispatchWorkgroups(x, Math.ceil(groups / x));
-      pass.setPipeline(this.projectArgsPipeline);
-      pass.setBindGroup(0, this.projectArgsBind);
-      pass.dispatchWorkgroups(1);
-      pass.setPipeline(this.projectPipeline);
-      pass.setBindGroup(0, this.projectBind);
-      pass.dispatchWorkgroupsIndirect(this.projectArgs, 0);
+      if (scene.kind === 'static') {
+        pass.setPipeline(this.projectPipeline);
+        pass.setBindGroup(0, this.projectBind);
+        pass.dispatchWorkgroups(x, Math.ceil(groups / x));
+      } else {
+        pass.setPipeline(this.cullPipeline);
+        pass.setBindGroup(0, this.cullBind);
+        pass.dispatchWorkgroups(x, Math.ceil(groups / x));
+        pass.setPipeline(this.projectArgsPipeline);
+        pass.setBindGroup(0, this.projectArgsBind);
+        pass.dispatchWorkgroups(1);
+        pass.setPipeline(this.projectPipeline);
+        pass.setBindGroup(0, this.projectBind);
+        pass.dispatchWorkgroupsIndirect(this.projectArgs, 0);
+      }
       pass.end();
       this.sorter!.encode(encoder, { keys: this.keys!, values: this.values!, countBuffer: this.counter }, profiler);
     }
