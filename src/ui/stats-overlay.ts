@@ -14,7 +14,8 @@ const HIDDEN_KEYS = new Set(['frameMs', 'fps', 'gpuMs', 'frames']);
  * demo's own counters (count, visible, step, loss, psnr...). Tap to collapse.
  */
 export class StatsOverlay extends LitElement {
-  static override properties = { stats: { attribute: false }, status: {}, collapsed: { type: Boolean, reflect: true } };
+  // Demos mutate one stats object in place: every render of the host refreshes the overlay.
+  static override properties = { stats: { attribute: false, hasChanged: () => true }, status: {}, collapsed: { type: Boolean, reflect: true } };
   declare stats: OverlayStats | null;
   declare status: string;
   declare collapsed: boolean;
