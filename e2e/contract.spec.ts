@@ -43,6 +43,9 @@ test('stats report fps, frame ms and per-stage GPU ms; time moves the picture', 
   const stages = Object.keys(stats.gpuMs);
   expect(stages.includes('pattern') || stages.includes('submit (cpu)')).toBe(true);
   await expect(page.locator('suite-stats')).toContainText('fps');
+  // The overlay follows the live numbers (not the first frame's zeros).
+  await expect(page.locator('suite-stats')).not.toContainText('0.0 fps');
+  await expect(page.locator('suite-stats')).toContainText(stages.includes('pattern') ? 'pattern' : 'submit (cpu)');
   const a = await snapshotPng(page);
   await page.waitForTimeout(300);
   const b = await snapshotPng(page);
