@@ -37,6 +37,7 @@ struct Params {
 @group(0) @binding(3) var<storage, read_write> state: array<vec4f>;
 @group(0) @binding(4) var<storage, read_write> image: array<vec4f>;
 @group(0) @binding(5) var<storage, read> occupancy: array<u32>;
+@group(0) @binding(6) var<storage, read_write> directions: array<f32>;  // d * 0.5 + 0.5 (NeRF's SH input)
 
 const OCC_RES: u32 = 32u;
 
@@ -59,9 +60,11 @@ fn box_hit(o: vec3f, d: vec3f) -> vec2f {
 
 fn step_size() -> f32 { return 1.7320508 / f32(params.samples); }
 
-@compute @workgroup_size(64) fn make_positions(@builtin(global_invocation_id) id: vec3u) {
+// Rows over a 2D dispatch (flat workgroup index y * num_workgroups.x + x): rays * slices may
+// exceed 65535 workgroups.
+@compute @workgroup_size(64) fn make_positions(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) li: u32) {
   let rays = params.width * params.height;
-  let row = id.x;
+  let row = (wid.y * nwg.x + wid.x) * 64u + li;
   if (row >= rays * params.slices) { return; }
   let ray = row / params.slices;
   let j = row % params.slices;
@@ -73,6 +76,10 @@ fn step_size() -> f32 { return 1.7320508 / f32(params.samples); }
   positions[row * 3u] = p.x;
   positions[row * 3u + 1u] = p.y;
   positions[row * 3u + 2u] = p.z;
+  let dir01 = d * 0.5 + vec3f(0.5);
+  directions[row * 3u] = dir01.x;
+  directions[row * 3u + 1u] = dir01.y;
+  directions[row * 3u + 2u] = dir01.z;
 }
 
 fn occupied(p: vec3f) -> bool {

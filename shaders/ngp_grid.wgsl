@@ -1,6 +1,7 @@
 // Multiresolution hash/dense grid encoding (tiny-cuda-nn GridEncoding, CoherentPrime hash).
-// Layouts: src/nn/ngp/config.ts. One invocation per (position, level), levels on dispatch y,
-// so a workgroup touches only one level's table (tcnn's cache argument).
+// Layouts: src/nn/ngp/config.ts. One invocation per (position, level), levels on dispatch z,
+// so a workgroup touches only one level's table (tcnn's cache argument); rows span dispatch x
+// and y (flat workgroup index y * num_workgroups.x + x) so batches past 65535 workgroups fit.
 //
 // Prepended by grid-encoding.ts (structure, not tunables):
 //   const D: u32;         input dimensions, 2 or 3
@@ -103,9 +104,9 @@ fn cornerOf(c: Cell, corner: u32) -> Corner {
 }
 
 @compute @workgroup_size(WG)
-fn forward(@builtin(global_invocation_id) gid: vec3u) {
-  let row = gid.x;
-  let level = gid.y;
+fn forward(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) li: u32) {
+  let row = (wid.y * nwg.x + wid.x) * WG + li;
+  let level = wid.z;
   if (row >= P.n) { return; }
   let lv = levels[level];
   let c = cellOf(row, lv.scale);
@@ -128,9 +129,9 @@ fn forward(@builtin(global_invocation_id) gid: vec3u) {
 }
 
 @compute @workgroup_size(WG)
-fn backward(@builtin(global_invocation_id) gid: vec3u) {
-  let row = gid.x;
-  let level = gid.y;
+fn backward(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) li: u32) {
+  let row = (wid.y * nwg.x + wid.x) * WG + li;
+  let level = wid.z;
   if (row >= P.n) { return; }
   let lv = levels[level];
   let c = cellOf(row, lv.scale);

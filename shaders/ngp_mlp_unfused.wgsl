@@ -19,7 +19,7 @@ struct Params {
   bOff: u32,
   cOff: u32,
   slices: u32,  // reduceSlices: number of slices
-  pad0: u32,
+  mTile0: u32,  // gemm: first row tile of this dispatch (M past 65535 tiles takes several)
   pad1: u32,
   pad2: u32,
 }
@@ -49,7 +49,7 @@ fn epilogue(v: f32, m: u32, n: u32) -> f32 {
 
 @compute @workgroup_size(16, 16)
 fn gemm(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wid: vec3<u32>) {
-  let m0 = wid.y * BM;
+  let m0 = (P.mTile0 + wid.y) * BM;
   let n0 = wid.x * BN;
   let kBegin = wid.z * P.kChunk;
   let kEnd = min(P.K, kBegin + P.kChunk);
@@ -100,10 +100,16 @@ fn gemm(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(local_invocation_
   }
 }
 
+// Flat index of a 2D dispatch of 64-wide workgroups (unfused-mlp.ts flatGroups): row counts
+// past 65535 workgroups spill into y.
+fn flatIndex(wid: vec3<u32>, nwg: vec3<u32>, li: u32) -> u32 {
+  return (wid.y * nwg.x + wid.x) * 64u + li;
+}
+
 // C[cOff + i] = sum over P.slices of A[aOff + z * M * N + i], i < M * N.
 @compute @workgroup_size(64)
-fn reduceSlices(@builtin(global_invocation_id) gid: vec3<u32>) {
-  let i = gid.x;
+fn reduceSlices(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+  let i = flatIndex(wid, nwg, li);
   let count = P.M * P.N;
   if (i >= count) { return; }
   var s = 0.0;
@@ -114,8 +120,8 @@ fn reduceSlices(@builtin(global_invocation_id) gid: vec3<u32>) {
 // C[i] = A[i] * act'(B[i]) for i < M * N: dL/doutput times the output activation's derivative
 // from its output y (mode as the epilogue: 0 none, 1 relu, 2 sigmoid, 3 exp).
 @compute @workgroup_size(64)
-fn outputGrad(@builtin(global_invocation_id) gid: vec3<u32>) {
-  let i = gid.x;
+fn outputGrad(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+  let i = flatIndex(wid, nwg, li);
   if (i >= P.M * P.N) { return; }
   let y = B[i];
   var d = 1.0;

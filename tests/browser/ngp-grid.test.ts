@@ -109,3 +109,40 @@ gpuTest('grid tables beyond the storage binding limit fail with a clear Error', 
   expect(() => new GridEncoding(device, config)).toThrow(/storage binding limit.*lower log2HashmapSize/);
   expect(() => new GridEncoding(device, { ...config, levels: 17 })).toThrow(/levels must be 1\.\.16/);
 });
+
+gpuTest('grid encoding past 65535 workgroups per dimension (2D dispatch) matches the CPU', async ({ device, own }) => {
+  // 8-wide workgroups make the batch need more than 65535 workgroups at a size SwiftShader runs quickly.
+  const config: GridConfig = { dims: 2, levels: 2, featuresPerLevel: 2, log2HashmapSize: 8, baseResolution: 4, perLevelScale: 4 };
+  const workgroupSize = 8;
+  const n = 65535 * workgroupSize + 999;
+  expect(Math.ceil(n / workgroupSize)).toBeGreaterThan(device.limits.maxComputeWorkgroupsPerDimension);
+  const { layout, positions, params } = inputs(config, n, 21);
+  const random = rng(7);
+  const dFeatures = Float32Array.from({ length: n * layout.outputStride }, () => random() - 0.5);
+  const grid = own(new GridEncoding(device, config, { workgroupSize, fixedPointScale: 2 ** 12 }));
+  grid.setParams(params);
+  const pos = own(bufferFrom(device, positions));
+  const dF = own(bufferFrom(device, dFeatures));
+  const features = own(device.createBuffer({ size: n * layout.outputStride * 4, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC }));
+  const encoder = device.createCommandEncoder();
+  grid.encodeForward(encoder, pos, features, n);
+  grid.encodeClearGrads(encoder);
+  grid.encodeBackward(encoder, pos, dF, n);
+  device.queue.submit([encoder.finish()]);
+  const got = await readF32(device, features);
+  const want = gridForward(config, params, positions, n);
+  let worst = 0;
+  for (let i = 0; i < want.length; i++) worst = Math.max(worst, Math.abs(got[i] - want[i]));
+  // The last rows sit in the overflow (y > 0) workgroups: check them explicitly too.
+  expect(got[(n - 1) * layout.outputStride]).toBeCloseTo(want[(n - 1) * layout.outputStride], 5);
+  expect(worst).toBeLessThan(1e-5);
+  const grads = grid.gradsToFloat(new Int32Array(await readBuffer(device, grid.grads, 0, layout.paramCount * 4)));
+  const wantGrads = gridBackward(config, positions, dFeatures, n);
+  const counts = gridContributionCounts(config, positions, n);
+  let worstRel = 0;
+  for (let i = 0; i < wantGrads.length; i++) {
+    worstRel = Math.max(worstRel, Math.abs(grads[i] - wantGrads[i]) / (counts[i] * 0.5 / grid.fixedPointScale + 1e-5 * Math.abs(wantGrads[i]) + 1e-9));
+  }
+  console.info(`grid at ${n} positions (${Math.ceil(n / workgroupSize)} workgroups): forward max error ${worst.toExponential(2)}, backward error / bound ${worstRel.toFixed(3)}`);
+  expect(worstRel).toBeLessThanOrEqual(1);
+});

@@ -154,3 +154,12 @@ gpuTest('f16 fused MLP (only where shader-f16 exists)', async ({ device, own }) 
     await checkMlp(device, own, mlp, n, 2e-2, `f16 width ${config.width} [${mlp.key}]`);
   }
 });
+
+gpuTest('unfused MLP past 65535 workgroups per dimension (2D dispatch) matches the CPU', async ({ device, own }) => {
+  // Narrow so SwiftShader runs it quickly; 16 outputs over 2^18 rows is more than 65535 64-wide groups.
+  const config: MlpConfig = { inputDims: 4, outputDims: 16, width: 16, hiddenLayers: 1, outputActivation: 'sigmoid' };
+  const n = 2 ** 18 + 77;
+  expect(Math.ceil((n * mlpLayout(config).outputPadded) / 64)).toBeGreaterThan(device.limits.maxComputeWorkgroupsPerDimension);
+  const mlp = own(new UnfusedMlp(device, config, { maxBatch: n, seed: 3 }));
+  await checkMlp(device, own, mlp, n, 1e-4, `unfused at ${n} rows`);
+});

@@ -1,7 +1,7 @@
 import { describe, expect, test } from 'vitest';
 import { gridHash, gridIndex, gridLayout, initMlpWeights, mlpLayout, perLevelScaleFor, seededRandom, type GridConfig, type MlpConfig } from '../../src/nn/ngp/config.ts';
 import { chooseFusedBlock, fusedMlpWgsl } from '../../src/nn/ngp/fused-mlp.ts';
-import { adamReference, gridBackward, gridForward, lossReference, mlpBackward, mlpForward } from '../../src/nn/ngp/reference.ts';
+import { adamReference, gridBackward, gridForward, lossReference, mlpBackward, mlpForward, shEncode4 } from '../../src/nn/ngp/reference.ts';
 
 describe('grid layout follows tcnn GridEncodingTemplated', () => {
   test('instant-ngp SDF config: levels 0-4 dense, 5-15 hashed, 2^19 entries', () => {
@@ -151,5 +151,38 @@ describe('fused MLP block choice and generated WGSL', () => {
     const layout = mlpLayout({ inputDims: 32, outputDims: 3, width: 64, hiddenLayers: 2 });
     expect(chooseFusedBlock(limitsDefault, layout, 64, 'f32')).toMatchObject({ rows: 64, tileRows: 16, tileCols: 1, threads: 64, cacheWeights: false, workgroupBytes: 16384 });
     expect(() => chooseFusedBlock({ ...limitsDefault, maxComputeWorkgroupStorageSize: 1024 }, layout, 64, 'f32')).toThrow(/does not fit 1024 bytes/);
+  });
+});
+
+describe('tcnn spherical harmonics (degree 4)', () => {
+  test('is orthonormal over the sphere (so the 16 constants are the real SH normalisations)', () => {
+    // Midpoint quadrature in (cos theta, phi): exact enough for degree <= 8 products.
+    const nu = 200;
+    const np = 400;
+    const gram = new Float64Array(256);
+    for (let i = 0; i < nu; i++) {
+      const z = -1 + ((i + 0.5) * 2) / nu;
+      const s = Math.sqrt(1 - z * z);
+      for (let j = 0; j < np; j++) {
+        const phi = ((j + 0.5) * 2 * Math.PI) / np;
+        const x = s * Math.cos(phi);
+        const y = s * Math.sin(phi);
+        const sh = shEncode4(x * 0.5 + 0.5, y * 0.5 + 0.5, z * 0.5 + 0.5);
+        for (let a = 0; a < 16; a++) for (let b = 0; b < 16; b++) gram[a * 16 + b] += sh[a] * sh[b];
+      }
+    }
+    const dA = (2 / nu) * ((2 * Math.PI) / np);
+    for (let a = 0; a < 16; a++) for (let b = 0; b < 16; b++) expect(gram[a * 16 + b] * dA).toBeCloseTo(a === b ? 1 : 0, 3);
+  });
+
+  test('matches the closed forms tcnn documents for an axis direction', () => {
+    // +z: only the m = 0 terms survive: Y00, Y10, Y20, Y30.
+    const sh = shEncode4(0.5, 0.5, 1);
+    const c = 1 / (2 * Math.sqrt(Math.PI));
+    expect(sh[0]).toBeCloseTo(c, 12);
+    expect(sh[2]).toBeCloseTo(Math.sqrt(3) * c, 12);
+    expect(sh[6]).toBeCloseTo(Math.sqrt(5) * c, 12);
+    expect(sh[12]).toBeCloseTo(Math.sqrt(7) * c, 12);
+    for (const k of [1, 3, 4, 5, 7, 8, 9, 10, 11, 13, 14, 15]) expect(sh[k]).toBeCloseTo(0, 12);
   });
 });

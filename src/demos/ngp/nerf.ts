@@ -1,38 +1,48 @@
 /**
- * NeRF (instant-ngp style radiance field) on a built-in synthetic scene: the suite renders
- * coloured spheres and a box (analytic, opaque, Lambert-shaded with a fixed light, so colour
- * does not depend on the view) from known poses on a sphere: `views` training views plus 5
- * held out, at `res`^2 pixels. A 3D hash grid + MLP (outputs raw density and colour:
- * sigma = exp, colour = sigmoid) is trained on random rays with the volume-rendering L2 loss
- * (shaders/ngp_app_nerf.wgsl). Samples are placed by an occupancy grid (32^3, refreshed from
- * the learned density every `occEvery` steps, read back without stalling): of 2S evenly spaced
- * candidates along a ray only those in occupied cells are kept (at most S). Novel views are
- * ray marched with early termination, skipping unoccupied cells. PSNR is measured on a fixed
- * set of rays of the held-out views.
+ * NeRF as instant-ngp trains it, on a built-in synthetic scene: the suite renders coloured
+ * spheres and a box (analytic, opaque, Lambert-shaded with a fixed light) from known poses on a
+ * sphere: `views` training views plus 5 held out, at `res`^2 pixels.
  *
- * Simplifications against instant-ngp: one MLP with 4 outputs (no separate colour MLP and no
- * view-direction input, which this view-independent scene does not need), and L2 rather than
- * Huber loss.
+ * Network (src/nn/ngp/nerf-network.ts, instant-ngp configs/nerf/base.json): 3D hash grid
+ * (8 levels x 4 features) -> density MLP (64 wide, 1 hidden layer, 16 outputs, output 0 the
+ * log-density; sigma = exp, trained as truncated exp) -> colour MLP (64 wide, 2 hidden layers)
+ * on the 16 density outputs + degree-4 spherical harmonics of the view direction; colour =
+ * sigmoid. Both MLPs fully fused (unless `?fused=0`). Trained on random rays with the
+ * volume-rendering L2 loss (shaders/ngp_app_nerf.wgsl), backward through both MLPs and the grid.
+ *
+ * Occupancy grid (32^3) as instant-ngp keeps it: every `occEvery` steps the density MLP is
+ * evaluated at a random point of every cell, the per-cell density (as optical thickness over
+ * instant-ngp's minimum step) is updated as an EMA (max(0.95 old, new)), and the bitfield marks
+ * cells above min(0.01, mean). Training samples skip empty cells (of 2S evenly spaced candidates
+ * along a ray only those in occupied cells are kept, at most S); the renderer skips them too and
+ * stops a ray once its transmittance is below 1e-3 (early termination). PSNR is measured on a
+ * fixed set of rays of the held-out views.
+ *
+ * Differences from instant-ngp: L2 rather than Huber loss; sample placement on the CPU from a
+ * non-stalling copy of the bitfield rather than a GPU ray-marching compaction kernel; all cells
+ * are refreshed on each update (instant-ngp samples a subset after warm-up).
  */
 import nerfWgsl from '../../../shaders/ngp_app_nerf.wgsl?raw';
 import type { FileKind } from '../../formats/sniff.ts';
 import type { GpuProfiler } from '../../gpu/profiler.ts';
 import { computePipeline, workgroups } from '../../gpu/shader.ts';
 import { perLevelScaleFor, seededRandom } from '../../nn/ngp/config.ts';
-import { storageBuffer } from '../../nn/ngp/gpu-util.ts';
+import { flatGroups, storageBuffer } from '../../nn/ngp/gpu-util.ts';
+import { NerfNetwork, NERF_DENSITY_OUTPUTS } from '../../nn/ngp/nerf-network.ts';
 import { LossReadback } from '../../nn/ngp/loss.ts';
 import { psnrFromMse } from '../../nn/ngp/model.ts';
 import type { CameraPose } from '../../ui/orbit-controls.ts';
 import { defaultLog2T, cameraBlock, intParam, normalize, orbitPose, renderSize, TrainingStats, type AppFrame, type AppSettings, type NgpApp, type Vec3 } from './common.ts';
-import { NeuralField } from './field.ts';
 import { MAX_STEPS_PER_FRAME } from './gia.ts';
 import { VolumeRenderer, type VolumeStyle } from './volume-renderer.ts';
 
 const OCC = 32;
 const BACKGROUND: Vec3 = [1, 1, 1];
 const HELD_OUT = 5;
-/** Cells whose learned density is below this (per unit length) are skipped. */
-const OCCUPIED_SIGMA = 0.1;
+/** instant-ngp NERF_MIN_OPTICAL_THICKNESS: a cell is empty below min(this, mean). */
+const MIN_OPTICAL_THICKNESS = 0.01;
+/** instant-ngp's density-grid EMA decay. */
+const OCC_DECAY = 0.95;
 
 interface Sphere {
   c: Vec3;
@@ -130,20 +140,23 @@ export class NerfApp implements NgpApp {
   note: string;
   readonly style: VolumeStyle = { mode: 0, colourMap: 0, opacity: 1, threshold: 0, background: BACKGROUND };
   psnr: number | null = null;
-  private readonly field: NeuralField;
+  private readonly field: NerfNetwork;
   private readonly renderer: VolumeRenderer;
   private readonly stats: TrainingStats;
   private readonly heldReadback: LossReadback;
   private readonly lossPipeline: GPUComputePipeline;
   private readonly finishPipeline: GPUComputePipeline;
-  private readonly occPipeline: GPUComputePipeline;
+  private readonly occEmaPipeline: GPUComputePipeline;
+  private readonly occBitsPipeline: GPUComputePipeline;
   private readonly uniforms: GPUBuffer[] = [];
   private readonly batchPositions: GPUBuffer[] = [];
   private readonly batchDeltas: GPUBuffer[] = [];
+  private readonly batchDirections: GPUBuffer[] = [];
   private readonly batchTargets: GPUBuffer[] = [];
   private readonly rayLoss: GPUBuffer;
-  private readonly held: { positions: GPUBuffer; deltas: GPUBuffer; targets: GPUBuffer; outputs: GPUBuffer; stats: GPUBuffer; rays: number };
-  private readonly occ: { positions: GPUBuffer; outputs: GPUBuffer; bits: GPUBuffer; read: GPUBuffer; busy: boolean };
+  private readonly held: { positions: GPUBuffer; directions: GPUBuffer; deltas: GPUBuffer; targets: GPUBuffer; outputs: GPUBuffer; stats: GPUBuffer; rays: number };
+  private readonly occ: { positions: GPUBuffer; outputs: GPUBuffer; density: GPUBuffer; bits: GPUBuffer; read: GPUBuffer; busy: boolean };
+  private occRandom: () => number;
   private occupancyCpu: Uint32Array | null = null;
   private readonly views: View[] = [];
   private readonly res: number;
@@ -167,11 +180,10 @@ export class NerfApp implements NgpApp {
     this.occEvery = intParam(params, 'occEvery', 16, 1, 100000);
     const trainViews = intParam(params, 'views', 30, 1, 300);
     const log2T = defaultLog2T(settings);
-    this.field = new NeuralField(
+    this.field = new NerfNetwork(
       device,
       {
-        grid: { dims: 3, levels: 16, featuresPerLevel: 2, log2HashmapSize: log2T, baseResolution: 16, perLevelScale: perLevelScaleFor(512, 16, 16) },
-        mlp: { width: 64, hiddenLayers: 2, outputDims: 4, outputActivation: 'none' },
+        grid: { dims: 3, levels: 8, featuresPerLevel: 4, log2HashmapSize: log2T, baseResolution: 16, perLevelScale: perLevelScaleFor(512, 16, 8) },
         maxBatch: this.rays * this.samples,
         seed: settings.seed,
         fused: settings.fused,
@@ -200,11 +212,13 @@ export class NerfApp implements NgpApp {
     const pipe = (entry: string) => computePipeline(device, 'ngp nerf', nerfWgsl, entry);
     this.lossPipeline = pipe('loss');
     this.finishPipeline = pipe('finish');
-    this.occPipeline = pipe('occupancy_update');
+    this.occEmaPipeline = pipe('occupancy_ema');
+    this.occBitsPipeline = pipe('occupancy_bits');
     const rows = this.rays * this.samples;
     for (let i = 0; i < MAX_STEPS_PER_FRAME; i++) {
       this.batchPositions.push(storageBuffer(device, 'nerf batch positions', rows * 12));
       this.batchDeltas.push(storageBuffer(device, 'nerf batch deltas', rows * 4));
+      this.batchDirections.push(storageBuffer(device, 'nerf batch directions', rows * 12));
       this.batchTargets.push(storageBuffer(device, 'nerf batch targets', this.rays * 12));
     }
     for (let i = 0; i < MAX_STEPS_PER_FRAME + 2; i++) this.uniforms.push(device.createBuffer({ label: 'nerf params', size: 48, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST }));
@@ -212,44 +226,46 @@ export class NerfApp implements NgpApp {
     const heldRays = Math.min(this.rays, 512);
     const heldRandom = seededRandom(settings.seed + 99);
     const hp = new Float32Array(heldRays * this.samples * 3);
+    const hdir = new Float32Array(heldRays * this.samples * 3);
     const hd = new Float32Array(heldRays * this.samples);
     const ht = new Float32Array(heldRays * 3);
     for (let r = 0; r < heldRays; r++) {
       const view = this.views[trainViews + (r % HELD_OUT)];
       const px = Math.floor(heldRandom() * this.res);
       const py = Math.floor(heldRandom() * this.res);
-      this.fillRay(view, px, py, r, hp, hd, ht, null, false);
+      this.fillRay(view, px, py, r, hp, hdir, hd, ht, null, false);
     }
     this.rayLoss = storageBuffer(device, 'nerf ray losses', Math.max(this.rays, heldRays) * 4);
     this.held = {
       rays: heldRays,
       positions: storageBuffer(device, 'nerf held-out positions', hp.byteLength),
+      directions: storageBuffer(device, 'nerf held-out directions', hdir.byteLength),
       deltas: storageBuffer(device, 'nerf held-out deltas', hd.byteLength),
       targets: storageBuffer(device, 'nerf held-out targets', ht.byteLength),
       outputs: storageBuffer(device, 'nerf held-out outputs', heldRays * this.samples * 16),
       stats: storageBuffer(device, 'nerf held-out stats', 16),
     };
     device.queue.writeBuffer(this.held.positions, 0, hp);
+    device.queue.writeBuffer(this.held.directions, 0, hdir);
     device.queue.writeBuffer(this.held.deltas, 0, hd);
     device.queue.writeBuffer(this.held.targets, 0, ht);
-    // Occupancy grid: cell centres, all cells occupied at first.
+    // Occupancy grid: all cells occupied at first; density EMA starts at zero.
     const cells = OCC * OCC * OCC;
-    const cp = new Float32Array(cells * 3);
-    for (let i = 0; i < cells; i++) cp.set([((i % OCC) + 0.5) / OCC, ((Math.floor(i / OCC) % OCC) + 0.5) / OCC, (Math.floor(i / (OCC * OCC)) + 0.5) / OCC], i * 3);
     this.occ = {
-      positions: storageBuffer(device, 'nerf occupancy cell centres', cp.byteLength),
-      outputs: storageBuffer(device, 'nerf occupancy field', cells * 16),
+      positions: storageBuffer(device, 'nerf occupancy sample positions', cells * 12),
+      outputs: storageBuffer(device, 'nerf occupancy density outputs', cells * NERF_DENSITY_OUTPUTS * 4),
+      density: storageBuffer(device, 'nerf occupancy density grid', cells * 4),
       bits: storageBuffer(device, 'nerf occupancy bits', cells / 8),
       read: device.createBuffer({ label: 'nerf occupancy readback', size: cells / 8, usage: GPUBufferUsage.COPY_DST | GPUBufferUsage.MAP_READ }),
       busy: false,
     };
-    device.queue.writeBuffer(this.occ.positions, 0, cp);
     device.queue.writeBuffer(this.occ.bits, 0, new Uint32Array(cells / 32).fill(0xffffffff));
     this.renderer = new VolumeRenderer(device, intParam(params, 'renderSamples', 64, 4, 512));
     this.renderer.occupancy = this.occ.bits;
     this.stats = new TrainingStats(device);
     this.heldReadback = new LossReadback(device);
     this.random = seededRandom(settings.seed);
+    this.occRandom = seededRandom(settings.seed + 7);
   }
 
   get step(): number {
@@ -305,12 +321,13 @@ export class NerfApp implements NgpApp {
    * jittered candidates the ones in occupied cells (at most S; unused samples get delta 0);
    * without, S uniform midpoints.
    */
-  private fillRay(view: View, px: number, py: number, r: number, pos: Float32Array, deltas: Float32Array, targets: Float32Array, random: (() => number) | null, occupancy: boolean): void {
+  private fillRay(view: View, px: number, py: number, r: number, pos: Float32Array, dirs: Float32Array, deltas: Float32Array, targets: Float32Array, random: (() => number) | null, occupancy: boolean): void {
     const S = this.samples;
     const { o, d } = rayOf(view.camera, this.res, px, py);
     const [near, far] = boxHit(o, d);
     targets.set(view.rgb.subarray((py * this.res + px) * 3, (py * this.res + px) * 3 + 3), r * 3);
     const base = r * S;
+    for (let k = 0; k < S; k++) dirs.set([d[0] * 0.5 + 0.5, d[1] * 0.5 + 0.5, d[2] * 0.5 + 0.5], (base + k) * 3);
     let j = 0;
     if (far > near) {
       const candidates = occupancy ? 2 * S : S;
@@ -338,7 +355,7 @@ export class NerfApp implements NgpApp {
   private uniform(i: number, rays: number, writeGrad: boolean, gradScale: number, invCount: number): GPUBuffer {
     const data = new ArrayBuffer(48);
     new Uint32Array(data, 0, 4).set([rays, this.samples, writeGrad ? 1 : 0, OCC]);
-    new Float32Array(data, 16, 8).set([gradScale, invCount, OCCUPIED_SIGMA, 0, ...BACKGROUND, 1]);
+    new Float32Array(data, 16, 8).set([gradScale, invCount, MIN_OPTICAL_THICKNESS, OCC_DECAY, ...BACKGROUND, 1]);
     this.device.queue.writeBuffer(this.uniforms[i], 0, data);
     return this.uniforms[i];
   }
@@ -367,26 +384,28 @@ export class NerfApp implements NgpApp {
     for (let i = 0; i < steps; i++) {
       const pos = new Float32Array(this.rays * S * 3);
       const deltas = new Float32Array(this.rays * S);
+      const dirs = new Float32Array(this.rays * S * 3);
       const targets = new Float32Array(this.rays * 3);
       for (let r = 0; r < this.rays; r++) {
         const view = this.views[Math.floor(this.random() * trainViews)];
-        this.fillRay(view, Math.floor(this.random() * this.res), Math.floor(this.random() * this.res), r, pos, deltas, targets, this.random, true);
+        this.fillRay(view, Math.floor(this.random() * this.res), Math.floor(this.random() * this.res), r, pos, dirs, deltas, targets, this.random, true);
       }
       this.device.queue.writeBuffer(this.batchPositions[i], 0, pos);
       this.device.queue.writeBuffer(this.batchDeltas[i], 0, deltas);
+      this.device.queue.writeBuffer(this.batchDirections[i], 0, dirs);
       this.device.queue.writeBuffer(this.batchTargets[i], 0, targets);
       const n = this.rays * S;
       const scale = this.rays * 3;
-      this.field.encodeTrainForward(encoder, this.batchPositions[i], n);
-      this.encodeLoss(encoder, profiler, this.uniform(i, this.rays, true, scale / (this.rays * 3), 1 / (this.rays * 3)), this.field.predictions, this.batchDeltas[i], this.batchTargets[i], this.field.loss.stats, this.rays);
+      this.field.encodeTrainForward(encoder, this.batchPositions[i], this.batchDirections[i], n);
+      this.encodeLoss(encoder, profiler, this.uniform(i, this.rays, true, scale / (this.rays * 3), 1 / (this.rays * 3)), this.field.predictions, this.batchDeltas[i], this.batchTargets[i], this.field.lossStats, this.rays);
       this.field.encodeBackward(encoder, this.batchPositions[i], n, scale);
       if (this.field.step % this.occEvery === 0 && this.field.step >= 2 * this.occEvery) occupancyDue = true;
     }
-    this.stats.encode(encoder, this.field.loss.stats, this.field.step, frame.afterSubmit, null);
+    this.stats.encode(encoder, this.field.lossStats, this.field.step, frame.afterSubmit, null);
     // Held-out PSNR every few steps (fixed rays, inference only).
     if (steps > 0 && (this.field.step % 4 === 0 || this.psnr === null)) {
       const h = this.held;
-      this.field.encodeForward(encoder, h.positions, h.outputs, h.rays * S);
+      this.field.encodeForward(encoder, h.positions, h.outputs, h.rays * S, h.directions);
       this.encodeLoss(encoder, profiler, this.uniform(MAX_STEPS_PER_FRAME, h.rays, false, 0, 1 / (h.rays * 3)), h.outputs, h.deltas, h.targets, h.stats, h.rays);
       const done = this.heldReadback.encode(encoder, h.stats);
       frame.afterSubmit(done);
@@ -402,17 +421,29 @@ export class NerfApp implements NgpApp {
     this.renderer.encode(encoder, frame.output, this.field, renderSize(frame.output, this.maxRays), slices, this.style, profiler);
   }
 
-  /** Refreshes the occupancy bits from the learned density; the CPU copy follows without stalling. */
+  /**
+   * Occupancy update: density at a random point of every cell -> EMA -> bitfield; the CPU copy
+   * of the bits (training sample placement) follows without stalling.
+   */
   private encodeOccupancy(encoder: GPUCommandEncoder, profiler: GpuProfiler, afterSubmit: (c: () => void) => void): void {
     const cells = OCC * OCC * OCC;
     const o = this.occ;
-    this.field.encodeForward(encoder, o.positions, o.outputs, cells);
-    encoder.clearBuffer(o.bits);
+    const points = new Float32Array(cells * 3);
+    for (let i = 0; i < cells; i++) {
+      points[i * 3] = ((i % OCC) + this.occRandom()) / OCC;
+      points[i * 3 + 1] = ((Math.floor(i / OCC) % OCC) + this.occRandom()) / OCC;
+      points[i * 3 + 2] = (Math.floor(i / (OCC * OCC)) + this.occRandom()) / OCC;
+    }
+    this.device.queue.writeBuffer(o.positions, 0, points);
+    this.field.encodeDensity(encoder, o.positions, o.outputs, cells);
     const uniform = this.uniform(MAX_STEPS_PER_FRAME + 1, 0, false, 0, 0);
     const pass = profiler.computePass(encoder, 'occupancy');
-    pass.setPipeline(this.occPipeline);
-    pass.setBindGroup(0, this.group(this.occPipeline, [[0, uniform], [1, o.outputs], [7, o.bits]]));
-    pass.dispatchWorkgroups(workgroups(cells, 64, this.device));
+    pass.setPipeline(this.occEmaPipeline);
+    pass.setBindGroup(0, this.group(this.occEmaPipeline, [[0, uniform], [1, o.outputs], [8, o.density]]));
+    pass.dispatchWorkgroups(...flatGroups(this.device, cells, 64));
+    pass.setPipeline(this.occBitsPipeline);
+    pass.setBindGroup(0, this.group(this.occBitsPipeline, [[0, uniform], [7, o.bits], [8, o.density]]));
+    pass.dispatchWorkgroups(1);
     pass.end();
     if (o.busy) return;
     o.busy = true;
@@ -435,7 +466,9 @@ export class NerfApp implements NgpApp {
     this.stats.reset();
     this.psnr = null;
     this.occupancyCpu = null;
+    this.occRandom = seededRandom(this.settings.seed + 7);
     this.device.queue.writeBuffer(this.occ.bits, 0, new Uint32Array((OCC * OCC * OCC) / 32).fill(0xffffffff));
+    this.device.queue.writeBuffer(this.occ.density, 0, new Float32Array(OCC * OCC * OCC));
     this.renderer.restart();
   }
 
@@ -444,8 +477,8 @@ export class NerfApp implements NgpApp {
     this.renderer.destroy();
     this.stats.destroy();
     this.heldReadback.destroy();
-    for (const b of [...this.batchPositions, ...this.batchDeltas, ...this.batchTargets, ...this.uniforms, this.rayLoss]) b.destroy();
-    for (const b of [this.held.positions, this.held.deltas, this.held.targets, this.held.outputs, this.held.stats]) b.destroy();
-    for (const b of [this.occ.positions, this.occ.outputs, this.occ.bits, this.occ.read]) b.destroy();
+    for (const b of [...this.batchPositions, ...this.batchDeltas, ...this.batchDirections, ...this.batchTargets, ...this.uniforms, this.rayLoss]) b.destroy();
+    for (const b of [this.held.positions, this.held.directions, this.held.deltas, this.held.targets, this.held.outputs, this.held.stats]) b.destroy();
+    for (const b of [this.occ.positions, this.occ.outputs, this.occ.density, this.occ.bits, this.occ.read]) b.destroy();
   }
 }

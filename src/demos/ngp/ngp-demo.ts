@@ -13,7 +13,8 @@ import { FILE_KIND_LABELS, type FileKind } from '../../formats/sniff.ts';
 import { DemoElement, type FrameInfo } from '../../ui/demo-base.ts';
 import { OrbitControls } from '../../ui/orbit-controls.ts';
 import '../../ui/file-drop.ts';
-import { APP_NAMES, APP_TITLES, intParam, isCpuDevice, type AppName, type AppSettings, type NgpApp } from './common.ts';
+import { maxStorageBytes } from '../../nn/ngp/gpu-util.ts';
+import { APP_NAMES, APP_TITLES, defaultLog2T, intParam, isCpuDevice, type AppName, type AppSettings, type NgpApp } from './common.ts';
 import { GiaApp, MAX_STEPS_PER_FRAME } from './gia.ts';
 import { NsdfApp } from './nsdf.ts';
 import { NerfApp } from './nerf.ts';
@@ -87,8 +88,35 @@ export class NgpDemo extends DemoElement {
     };
   }
 
+  /**
+   * Builds an app. A hash table over the device's storage binding limit (e.g. 128 MiB at WebGPU's
+   * default limits) degrades to this device class's default table size (or smaller until it
+   * fits), with a note; other failures throw.
+   */
   private createApp(name: AppName, device: GPUDevice): NgpApp {
+    const tooBig = (e: unknown) => e instanceof RangeError && /storage binding limit/.test(e.message);
     const settings = this.settings(name);
+    try {
+      return this.instantiate(name, device, settings);
+    } catch (e) {
+      if (!tooBig(e)) throw e;
+      const requested = defaultLog2T(settings);
+      for (let log2T = Math.min(requested - 1, settings.cpu ? 16 : 19); log2T >= 10; log2T--) {
+        settings.params.set('log2T', String(log2T));
+        try {
+          const app = this.instantiate(name, device, settings);
+          const mib = Math.round(maxStorageBytes(device) / 2 ** 20);
+          app.note = `Hash table reduced from 2^${requested} to 2^${log2T} entries per level to fit this device's ${mib} MiB storage binding limit. ${app.note}`;
+          return app;
+        } catch (e2) {
+          if (!tooBig(e2)) throw e2;
+        }
+      }
+      throw e;
+    }
+  }
+
+  private instantiate(name: AppName, device: GPUDevice, settings: AppSettings): NgpApp {
     const profiler = () => this.profiler;
     switch (name) {
       case 'gia':

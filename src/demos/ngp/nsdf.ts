@@ -4,11 +4,15 @@
  * rendered by sphere tracing the learned field (shaders/ngp_app_sdf.wgsl) with normals from
  * the field's finite differences; the camera orbits.
  *
- * Default content: a procedural shape made here (smooth union of a torus, spheres and a box)
- * with an analytic SDF, because the npm `bunny` package is not installed. A dropped .obj or
- * binary .ply mesh is normalised into the box and sampled once: a fixed pool of points (half
- * near the surface, half uniform) gets exact signed distances on the CPU (closest triangle;
- * sign by winding number), with the pool shrunk for big meshes so that takes bounded time.
+ * Default content: the Stanford bunny (npm `bunny`: 1839 vertices, 3674 triangles; the npm
+ * package is marked public domain, the scan is from the Stanford 3D Scanning Repository),
+ * normalised into the unit cube. Its sample pool is computed in the background (chunks that
+ * yield to the page) while the first frames render; training starts when it is ready.
+ * `?shape=procedural` uses a procedural shape made here instead (analytic SDF, no start-up
+ * cost). A dropped .obj or binary .ply mesh is normalised into the box and sampled once: a
+ * fixed pool of points (half near the surface, half uniform) gets exact signed distances on the
+ * CPU (closest triangle; sign by winding number), with the pool shrunk for big meshes so that
+ * takes bounded time.
  */
 import sdfWgsl from '../../../shaders/ngp_app_sdf.wgsl?raw';
 import { parseObj, type TriangleMesh } from '../../formats/obj.ts';
@@ -26,6 +30,20 @@ import { builtinShapeSdf, meshSdf, normalizeMesh, triangleSoup } from './sdf-geo
 
 /** Most point-triangle pairs the CPU SDF of a dropped mesh may evaluate (bounds its time). */
 const MESH_SDF_BUDGET = 1.5e8;
+/** The same for the built-in bunny, computed at start-up: ~8k points. */
+const BUNNY_SDF_BUDGET = 3e7;
+const BUNNY_NOTE = 'Stanford bunny (Stanford 3D Scanning Repository; npm "bunny", public domain)';
+
+/** The Stanford bunny from npm `bunny` as a TriangleMesh (loaded on demand: ~110 KB). */
+export async function loadBunny(): Promise<TriangleMesh> {
+  const mod = await import('bunny');
+  const data = mod.positions ? mod : mod.default;
+  const positions = new Float32Array(data.positions.length * 3);
+  data.positions.forEach((p, i) => positions.set(p, i * 3));
+  const indices = new Uint32Array(data.cells.length * 3);
+  data.cells.forEach((c, i) => indices.set(c, i * 3));
+  return { positions, indices };
+}
 
 /** A mesh from an OBJ or a binary PLY (vertex x/y/z + face vertex_indices). */
 export function meshFromPly(bytes: Uint8Array, name: string): TriangleMesh {
@@ -74,7 +92,7 @@ export class NsdfApp implements NgpApp {
   readonly camera = true;
   readonly curveLabel = 'log10 loss vs step';
   readonly psnr = null;
-  note = 'Built-in procedural shape (smooth union of a torus, spheres and a box; analytic SDF). The npm Stanford bunny is not installed: drop an .obj or .ply mesh to fit it.';
+  note: string;
   private field: NeuralField;
   private readonly stats: TrainingStats;
   private readonly display: Display;
@@ -84,6 +102,8 @@ export class NsdfApp implements NgpApp {
   private readonly uniforms: GPUBuffer;
   private trace: { positions: GPUBuffer; outputs: GPUBuffer; state: GPUBuffer; image: GPUBuffer; width: number; height: number } | null = null;
   private pool: SamplePool | null = null;
+  /** The built-in bunny's pool while it is being computed (training waits for it). */
+  private pending: AbortController | null = null;
   private random: () => number;
   private readonly batch: number;
   private readonly maxRays: number;
@@ -112,6 +132,21 @@ export class NsdfApp implements NgpApp {
     this.maxRays = intParam(settings.params, 'rays', settings.cpu ? 48 * 48 : 128 * 128, 64, 1 << 20);
     this.marchSteps = intParam(settings.params, 'marchSteps', 48, 2, 1000);
     this.random = seededRandom(settings.seed);
+    if (settings.params.get('shape') === 'procedural') {
+      this.note = 'Built-in procedural shape (smooth union of a torus, spheres and a box; analytic SDF)';
+    } else {
+      this.note = `${BUNNY_NOTE}: computing its signed distances…`;
+      const pending = (this.pending = new AbortController());
+      loadBunny()
+        .then((mesh) => this.usePool(mesh, BUNNY_NOTE, pending.signal, () => {}, BUNNY_SDF_BUDGET))
+        .catch((e: Error) => {
+          if (pending.signal.aborted) return;
+          this.note = `The Stanford bunny could not be loaded (${e.message}); fitting the procedural shape instead`;
+        })
+        .finally(() => {
+          if (this.pending === pending) this.pending = null;
+        });
+    }
   }
 
   private makeField(): NeuralField {
@@ -239,7 +274,8 @@ export class NsdfApp implements NgpApp {
 
   encode(frame: AppFrame): void {
     const { encoder, profiler, output } = frame;
-    const steps = Math.min(frame.steps, MAX_STEPS_PER_FRAME);
+    // No training while the bunny's pool is being computed (the untrained field still renders).
+    const steps = this.pending ? 0 : Math.min(frame.steps, MAX_STEPS_PER_FRAME);
     for (let i = 0; i < steps; i++) {
       this.fillBatch(i);
       this.field.encodeTrainStep(encoder, this.inputs[i], this.targets[i], this.batch, 'l2');
@@ -275,10 +311,19 @@ export class NsdfApp implements NgpApp {
 
   async load(blob: Blob, kind: FileKind, name: string, signal: AbortSignal, progress: (f: number | null, label: string) => void): Promise<void> {
     const bytes = new Uint8Array(await blob.arrayBuffer());
-    const mesh = normalizeMesh(kind === 'obj' ? parseObj(bytes, name) : meshFromPly(bytes, name));
+    const mesh = kind === 'obj' ? parseObj(bytes, name) : meshFromPly(bytes, name);
+    // A dropped mesh replaces the bunny, also while the bunny's pool is still being computed.
+    this.pending?.abort();
+    this.pending = null;
+    await this.usePool(mesh, name, signal, progress, MESH_SDF_BUDGET);
+  }
+
+  /** Normalises `mesh` into the box, computes its sample pool and restarts training on it. */
+  private async usePool(input: TriangleMesh, name: string, signal: AbortSignal, progress: (f: number | null, label: string) => void, budget: number): Promise<void> {
+    const mesh = normalizeMesh(input);
     const soup = triangleSoup(mesh);
     const triangles = soup.length / 9;
-    const count = Math.max(2048, Math.min(1 << 15, Math.floor(MESH_SDF_BUDGET / triangles)));
+    const count = Math.max(2048, Math.min(1 << 15, Math.floor(budget / triangles)));
     // Sample pool: half on the surface (area-weighted) plus noise, half uniform.
     const random = seededRandom(this.settings.seed + 5);
     const areas = new Float64Array(triangles + 1);
@@ -327,6 +372,7 @@ export class NsdfApp implements NgpApp {
         last = performance.now();
       }
     });
+    if (signal.aborted) throw new DOMException('mesh loading was cancelled', 'AbortError');
     for (let i = 0; i < points.length; i++) points[i] += 0.5;
     this.pool = { points, sdf };
     this.field.reset(this.settings.seed);
@@ -344,6 +390,8 @@ export class NsdfApp implements NgpApp {
   }
 
   destroy(): void {
+    this.pending?.abort();
+    this.pending = null;
     this.field.destroy();
     this.stats.destroy();
     this.display.destroy();

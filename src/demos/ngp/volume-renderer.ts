@@ -6,10 +6,16 @@
 import volumeWgsl from '../../../shaders/ngp_app_volume.wgsl?raw';
 import type { GpuProfiler } from '../../gpu/profiler.ts';
 import { computePipeline, workgroups } from '../../gpu/shader.ts';
-import { storageBuffer } from '../../nn/ngp/gpu-util.ts';
+import { flatGroups, storageBuffer } from '../../nn/ngp/gpu-util.ts';
 import type { CameraPose } from '../../ui/orbit-controls.ts';
 import { cameraBlock, Display, type Vec3 } from './common.ts';
-import type { NeuralField } from './field.ts';
+
+/** A field the renderer can evaluate: raw outputs [n][outputStride] from positions (and view directions). */
+export interface VolumeField {
+  readonly outputStride: number;
+  /** positions, directions f32 [n][3] in [0,1]^3 (directions as d * 0.5 + 0.5) -> outputs f32 [n][outputStride]. */
+  encodeForward(encoder: GPUCommandEncoder, positions: GPUBuffer, outputs: GPUBuffer, n: number, directions?: GPUBuffer): void;
+}
 
 export interface VolumeStyle {
   /** 0: NeRF activations; 1: NVR transfer function. */
@@ -33,7 +39,7 @@ export class VolumeRenderer {
   private readonly uniforms: GPUBuffer;
   private readonly display: Display;
   private readonly emptyOccupancy: GPUBuffer;
-  private buffers: { positions: GPUBuffer; outputs: GPUBuffer; state: GPUBuffer; image: GPUBuffer; rows: number } | null = null;
+  private buffers: { positions: GPUBuffer; directions: GPUBuffer; outputs: GPUBuffer; state: GPUBuffer; image: GPUBuffer; rows: number } | null = null;
   private cursor = 0;
   private pose: CameraPose | null = null;
   occupancy: GPUBuffer | null = null;
@@ -66,7 +72,7 @@ export class VolumeRenderer {
     const rays = width * height;
     const rows = rays * slices;
     if (this.buffers && this.width === width && this.height === height && this.buffers.rows >= rows) return this.buffers;
-    if (this.buffers) for (const b of [this.buffers.positions, this.buffers.outputs, this.buffers.state, this.buffers.image]) b.destroy();
+    if (this.buffers) for (const b of [this.buffers.positions, this.buffers.directions, this.buffers.outputs, this.buffers.state, this.buffers.image]) b.destroy();
     this.width = width;
     this.height = height;
     this.cursor = 0;
@@ -74,6 +80,7 @@ export class VolumeRenderer {
     this.buffers = {
       rows,
       positions: storageBuffer(this.device, 'volume sample positions', rows * 3 * 4),
+      directions: storageBuffer(this.device, 'volume sample directions', rows * 3 * 4),
       outputs: storageBuffer(this.device, 'volume sample outputs', rows * stride * 4),
       state: storageBuffer(this.device, 'volume ray state', rays * 16),
       image: storageBuffer(this.device, 'volume image', rays * 16),
@@ -82,7 +89,7 @@ export class VolumeRenderer {
   }
 
   /** Evaluates up to `slices` more slices and shows the latest finished image in the output. */
-  encode(encoder: GPUCommandEncoder, output: GPUTexture, field: NeuralField, size: { width: number; height: number }, slices: number, style: VolumeStyle, profiler: GpuProfiler): void {
+  encode(encoder: GPUCommandEncoder, output: GPUTexture, field: VolumeField, size: { width: number; height: number }, slices: number, style: VolumeStyle, profiler: GpuProfiler): void {
     if (!this.pose) return;
     const k = Math.max(1, Math.min(slices, this.samples - this.cursor));
     const b = this.ensure(size.width, size.height, Math.min(slices, this.samples), field.outputStride);
@@ -97,10 +104,10 @@ export class VolumeRenderer {
       this.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries: entries.map(([binding, buffer]) => ({ binding, resource: { buffer } })) });
     let pass = profiler.computePass(encoder, 'render');
     pass.setPipeline(this.positionsPipeline);
-    pass.setBindGroup(0, group(this.positionsPipeline, [[0, this.uniforms], [1, b.positions]]));
-    pass.dispatchWorkgroups(workgroups(rays * k, 64, this.device));
+    pass.setBindGroup(0, group(this.positionsPipeline, [[0, this.uniforms], [1, b.positions], [6, b.directions]]));
+    pass.dispatchWorkgroups(...flatGroups(this.device, rays * k, 64));
     pass.end();
-    field.encodeForward(encoder, b.positions, b.outputs, rays * k);
+    field.encodeForward(encoder, b.positions, b.outputs, rays * k, b.directions);
     pass = profiler.computePass(encoder, 'render');
     pass.setPipeline(this.compositePipeline);
     pass.setBindGroup(
@@ -119,7 +126,7 @@ export class VolumeRenderer {
   }
 
   destroy(): void {
-    if (this.buffers) for (const b of [this.buffers.positions, this.buffers.outputs, this.buffers.state, this.buffers.image]) b.destroy();
+    if (this.buffers) for (const b of [this.buffers.positions, this.buffers.directions, this.buffers.outputs, this.buffers.state, this.buffers.image]) b.destroy();
     this.buffers = null;
     this.uniforms.destroy();
     this.emptyOccupancy.destroy();

@@ -98,6 +98,22 @@ export function cappedGroups(device: GPUDevice, blocks: number): number {
   return Math.max(1, Math.min(blocks, device.limits.maxComputeWorkgroupsPerDimension));
 }
 
+/**
+ * Workgroups of `size` for `items` flat work items as a 2D dispatch, so row counts past
+ * 65535 workgroups still fit one dispatch: x is capped at the per-dimension limit and y
+ * covers the rest. Kernels rebuild the flat index as
+ * `(workgroup_id.y * num_workgroups.x + workgroup_id.x) * size + local_invocation_index`
+ * and must guard it (the last row of workgroups overshoots).
+ */
+export function flatGroups(device: GPUDevice, items: number, size: number): [number, number] {
+  const blocks = Math.max(1, Math.ceil(items / size));
+  const max = device.limits.maxComputeWorkgroupsPerDimension;
+  const x = Math.min(blocks, max);
+  const y = Math.ceil(blocks / x);
+  if (y > max) throw new RangeError(`${items} items need ${blocks} workgroups of ${size}, over ${max}^2`);
+  return [x, y];
+}
+
 const ids = new WeakMap<object, number>();
 let nextId = 1;
 function idOf(o: object): number {

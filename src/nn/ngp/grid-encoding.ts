@@ -12,9 +12,9 @@
  *   Position gradients are not computed.
  */
 import gridWgsl from '../../../shaders/ngp_grid.wgsl?raw';
-import { computePipeline, wgsl, workgroups } from '../../gpu/shader.ts';
+import { computePipeline, wgsl } from '../../gpu/shader.ts';
 import { gridLayout, initGridParams, MAX_GRID_LEVELS, type GridConfig, type GridLayout } from './config.ts';
-import { BindCache, inPass, maxStorageBytes, storageBuffer, UniformArena, type BufferLike, type EncodeTarget } from './gpu-util.ts';
+import { BindCache, flatGroups, inPass, maxStorageBytes, storageBuffer, UniformArena, type BufferLike, type EncodeTarget } from './gpu-util.ts';
 
 export interface GridEncodingOptions {
   /** Fixed-point units per 1.0 of gradient (default 2^16). */
@@ -24,8 +24,6 @@ export interface GridEncodingOptions {
   /** Invocations per workgroup (default 64). */
   workgroupSize?: number;
 }
-
-const WG_ROWS_LIMIT = 65535;
 
 /** WGSL prelude for D and F: the structural constants ngp_grid.wgsl expects. */
 export function gridPrelude(dims: number, features: number): string {
@@ -119,32 +117,32 @@ export class GridEncoding {
     return this.uniforms.bind(data);
   }
 
-  private groups(n: number): [number, number] {
-    if (n > WG_ROWS_LIMIT * this.workgroupSize) throw new RangeError(`grid encoding handles at most ${WG_ROWS_LIMIT * this.workgroupSize} positions per call, not ${n}`);
-    return [workgroups(n, this.workgroupSize, this.device), this.config.levels];
+  /** Rows over dispatch x and y, levels on z. */
+  private groups(n: number): [number, number, number] {
+    return [...flatGroups(this.device, n, this.workgroupSize), this.config.levels];
   }
 
   /** positions f32 [n][D] -> features f32 [n][outputStride]. */
   encodeForward(target: EncodeTarget, positions: BufferLike, features: BufferLike, n: number): void {
     if (n <= 0) return;
-    const [x, y] = this.groups(n);
+    const [x, y, z] = this.groups(n);
     const group = this.binds.get(this.forwardPipeline, { 0: this.uniform(n), 1: positions, 2: this.params, 3: features, 6: this.levelTable });
     inPass(target, 'ngp grid forward', (pass) => {
       pass.setPipeline(this.forwardPipeline);
       pass.setBindGroup(0, group);
-      pass.dispatchWorkgroups(x, y);
+      pass.dispatchWorkgroups(x, y, z);
     });
   }
 
   /** dL/dfeatures f32 [n][outputStride] -> grads += fixed-point dL/dparams. */
   encodeBackward(target: EncodeTarget, positions: BufferLike, dFeatures: BufferLike, n: number): void {
     if (n <= 0) return;
-    const [x, y] = this.groups(n);
+    const [x, y, z] = this.groups(n);
     const group = this.binds.get(this.backwardPipeline, { 0: this.uniform(n), 1: positions, 4: dFeatures, 5: this.grads, 6: this.levelTable });
     inPass(target, 'ngp grid backward', (pass) => {
       pass.setPipeline(this.backwardPipeline);
       pass.setBindGroup(0, group);
-      pass.dispatchWorkgroups(x, y);
+      pass.dispatchWorkgroups(x, y, z);
     });
   }
 

@@ -260,3 +260,76 @@ export function adamReference(state: AdamState, gradients: ArrayLike<number>, o:
     state.params[i] = w - (lr / (Math.sqrt(v) + epsilon)) * m;
   }
 }
+
+// ---------------------------------------------------------------------------------------------
+// instant-ngp NeRF network
+
+/**
+ * tcnn SphericalHarmonics encoding, degree 4 (16 coefficients), of a direction given in [0,1]^3
+ * (tcnn maps it back with 2 x - 1); constants as in tcnn's encodings/spherical_harmonics.h.
+ */
+export function shEncode4(dx01: number, dy01: number, dz01: number): number[] {
+  const x = dx01 * 2 - 1;
+  const y = dy01 * 2 - 1;
+  const z = dz01 * 2 - 1;
+  const xy = x * y, xz = x * z, yz = y * z, x2 = x * x, y2 = y * y, z2 = z * z;
+  return [
+    0.28209479177387814, // 1/(2 sqrt(pi))
+    -0.48860251190291987 * y,
+    0.48860251190291987 * z,
+    -0.48860251190291987 * x,
+    1.0925484305920792 * xy,
+    -1.0925484305920792 * yz,
+    0.94617469575755997 * z2 - 0.31539156525251999,
+    -1.0925484305920792 * xz,
+    0.54627421529603959 * x2 - 0.54627421529603959 * y2,
+    0.59004358992664352 * y * (-3 * x2 + y2),
+    2.8906114426405538 * xy * z,
+    0.45704579946446572 * y * (1 - 5 * z2),
+    0.3731763325901154 * z * (5 * z2 - 3),
+    0.45704579946446572 * x * (1 - 5 * z2),
+    1.4453057213202769 * z * (x2 - y2),
+    0.59004358992664352 * x * (-x2 + 3 * y2),
+  ];
+}
+
+export interface NerfNetworkWeights {
+  grid: GridConfig;
+  gridParams: ArrayLike<number>;
+  density: MlpConfig;
+  densityWeights: ArrayLike<number>;
+  colour: MlpConfig;
+  colourWeights: ArrayLike<number>;
+}
+
+/**
+ * The NeRF network of nerf-network.ts: grid -> density MLP (16 outputs) -> colour MLP on
+ * [density outputs, SH4(direction)]; raw [N][4] = (log-density, rgb logits). With `dRaw`
+ * ([N][4]), also the backward pass: weight gradients of both MLPs and dL/dfeatures.
+ */
+export function nerfNetworkReference(w: NerfNetworkWeights, positions: ArrayLike<number>, directions: ArrayLike<number>, n: number, dRaw?: ArrayLike<number>) {
+  const features = gridForward(w.grid, w.gridParams, positions, n);
+  const dens = mlpForward(w.density, w.densityWeights, features, n).output;
+  const dStride = mlpLayout(w.density).outputPadded;
+  const cIn = mlpLayout(w.colour).inputPadded;
+  const cOut = mlpLayout(w.colour).outputPadded;
+  const rgbIn = new Float64Array(n * cIn);
+  for (let r = 0; r < n; r++) {
+    for (let k = 0; k < 16; k++) rgbIn[r * cIn + k] = dens[r * dStride + k];
+    rgbIn.set(shEncode4(directions[r * 3], directions[r * 3 + 1], directions[r * 3 + 2]), r * cIn + 16);
+  }
+  const rgb = mlpForward(w.colour, w.colourWeights, rgbIn, n).output;
+  const raw = new Float64Array(n * 4);
+  for (let r = 0; r < n; r++) raw.set([dens[r * dStride], rgb[r * cOut], rgb[r * cOut + 1], rgb[r * cOut + 2]], r * 4);
+  if (!dRaw) return { features, dens, rgbIn, raw };
+  const dRgbOut = new Float64Array(n * cOut);
+  for (let r = 0; r < n; r++) for (let c = 0; c < 3; c++) dRgbOut[r * cOut + c] = dRaw[r * 4 + 1 + c];
+  const colourBack = mlpBackward(w.colour, w.colourWeights, rgbIn, dRgbOut, n);
+  const dDens = new Float64Array(n * dStride);
+  for (let r = 0; r < n; r++) {
+    for (let k = 0; k < 16; k++) dDens[r * dStride + k] = colourBack.dInput[r * cIn + k];
+    dDens[r * dStride] += dRaw[r * 4];
+  }
+  const densityBack = mlpBackward(w.density, w.densityWeights, features, dDens, n);
+  return { features, dens, rgbIn, raw, dDens, dColourWeights: colourBack.dWeights, dDensityWeights: densityBack.dWeights, dFeatures: densityBack.dInput };
+}

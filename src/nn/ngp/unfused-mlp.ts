@@ -12,7 +12,7 @@
 import unfusedWgsl from '../../../shaders/ngp_mlp_unfused.wgsl?raw';
 import { computePipeline, workgroups } from '../../gpu/shader.ts';
 import { initMlpWeights, mlpLayout, OUTPUT_ACTIVATIONS, type MlpConfig, type MlpLayout } from './config.ts';
-import { BindCache, inPass, storageBuffer, UniformArena, type BufferLike, type EncodeTarget } from './gpu-util.ts';
+import { BindCache, flatGroups, inPass, storageBuffer, UniformArena, type BufferLike, type EncodeTarget } from './gpu-util.ts';
 import { checkBatch, type MlpBackwardBuffers, type MlpKernels, type MlpOptions } from './mlp.ts';
 
 const TILE = 64;
@@ -100,18 +100,23 @@ export class UnfusedMlp implements MlpKernels {
     void target;
   }
 
-  private uniform(g: Partial<Gemm> & { M: number; N: number }, kChunk = 0): GPUBufferBinding {
+  private uniform(g: Partial<Gemm> & { M: number; N: number }, kChunk = 0, mTile0 = 0): GPUBufferBinding {
     const u = new Uint32Array(16);
-    u.set([g.M, g.N, g.K ?? 0, kChunk, g.sam ?? 0, g.sak ?? 0, g.sbk ?? 0, g.sbn ?? 0, g.mode ?? 0, g.aOff ?? 0, g.bOff ?? 0, g.cOff ?? 0, g.slices ?? 0]);
+    u.set([g.M, g.N, g.K ?? 0, kChunk, g.sam ?? 0, g.sak ?? 0, g.sbk ?? 0, g.sbn ?? 0, g.mode ?? 0, g.aOff ?? 0, g.bOff ?? 0, g.cOff ?? 0, g.slices ?? 0, mTile0]);
     return this.uniforms.bind(u.buffer);
   }
 
   private gemm(pass: GPUComputePassEncoder, g: Gemm): void {
     const { kChunk, count } = splitK(g.K, g.slices ?? 1);
-    const group = this.binds.get(this.pipelines.gemm, { 0: this.uniform(g, kChunk), 1: g.a, 2: g.b, 3: g.c, 4: g.mask ?? this.dummy });
+    const max = this.device.limits.maxComputeWorkgroupsPerDimension;
+    const tiles = Math.ceil(g.M / TILE);
     pass.setPipeline(this.pipelines.gemm);
-    pass.setBindGroup(0, group);
-    pass.dispatchWorkgroups(workgroups(g.N, TILE, this.device), workgroups(g.M, TILE, this.device), count);
+    // Row tiles past the per-dimension limit go to further dispatches starting at mTile0.
+    for (let t0 = 0; t0 < tiles; t0 += max) {
+      const group = this.binds.get(this.pipelines.gemm, { 0: this.uniform(g, kChunk, t0), 1: g.a, 2: g.b, 3: g.c, 4: g.mask ?? this.dummy });
+      pass.setBindGroup(0, group);
+      pass.dispatchWorkgroups(workgroups(g.N, TILE, this.device), Math.min(max, tiles - t0), count);
+    }
   }
 
   private forwardLayers(pass: GPUComputePassEncoder, input: BufferLike, output: BufferLike, n: number): void {
@@ -158,7 +163,7 @@ export class UnfusedMlp implements MlpKernels {
       const g0 = this.binds.get(this.pipelines.outputGrad, { 0: this.uniform({ M: n, N: out, mode: act }), 1: buffers.dOutput, 2: buffers.output, 3: this.gradA });
       pass.setPipeline(this.pipelines.outputGrad);
       pass.setBindGroup(0, g0);
-      pass.dispatchWorkgroups(workgroups(n * out, 64, this.device));
+      pass.dispatchWorkgroups(...flatGroups(this.device, n * out, 64));
       let g: BufferLike = this.gradA;
       let spare: BufferLike = this.gradB;
       for (let l = layers.length - 1; l >= 0; l--) {
@@ -174,7 +179,7 @@ export class UnfusedMlp implements MlpKernels {
         });
         pass.setPipeline(this.pipelines.reduceSlices);
         pass.setBindGroup(0, reduce);
-        pass.dispatchWorkgroups(workgroups(count, 64, this.device));
+        pass.dispatchWorkgroups(...flatGroups(this.device, count, 64));
         if (l === 0 && !buffers.dInput) break;
         // g_below[r][k] = sum_o g[r][o] W[o][k], times relu'(aIn) for hidden inputs.
         const dst: BufferLike = l === 0 ? buffers.dInput! : spare;
