@@ -165,13 +165,13 @@ export class NelfRenderer {
   private pendingSerial = -1;
   private copied = false;
 
-  /** Call after the frame's submit: maps the squared error of that frame (no waiting). */
-  afterSubmit(): void {
-    if (!this.copied) return;
+  /** Call after the frame's submit: maps the squared error of that frame (nothing waits on it). */
+  afterSubmit(): Promise<void> {
+    if (!this.copied) return Promise.resolve();
     this.copied = false;
     this.readbackBusy = true;
     const serial = this.pendingSerial;
-    this.readback.mapAsync(GPUMapMode.READ).then(
+    return this.readback.mapAsync(GPUMapMode.READ).then(
       () => {
         const v = new Float32Array(this.readback.getMappedRange().slice(0));
         this.readback.unmap();
@@ -180,7 +180,9 @@ export class NelfRenderer {
         this.psnr = -10 * Math.log10(Math.max(v[1], 1e-12));
         this.readSerial = serial;
       },
-      () => (this.readbackBusy = false), // destroyed or device lost
+      () => {
+        this.readbackBusy = false; // destroyed or device lost
+      },
     );
   }
 
