@@ -40,6 +40,7 @@ export const ROUTES: RouteInfo[] = [
     paper: 'MobileR2L: Real-Time Neural Light Field on Mobile Devices (CVPR 2023)',
     blurb: 'One network pass turns camera rays into an image: positional-encoded ray samples, a residual 1x1-conv body and transposed-conv upsampling.',
     accepts: ['zip', 'safetensors'],
+    element: { tag: 'nelf-demo', load: () => import('../demos/nelf/nelf-demo.ts') },
   },
   {
     name: 'tryon',
