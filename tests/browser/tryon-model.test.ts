@@ -198,3 +198,25 @@ gpuTest('bad state dicts: missing, extra, wrong-shape keys, a teacher generator,
   });
   expect(live).toBe(0);
 });
+
+gpuTest('display kernel: RGB [-1, 1] and grey views fitted into the output match the CPU reference', async ({ device, own }) => {
+  const { TensorView, displayReference } = await import('../../src/demos/tryon/display.ts');
+  const { tensorFrom } = await import('../../src/nn/tensor.ts');
+  const { readTexture } = await import('../../src/gpu/readback.ts');
+  const view = own(new TensorView(device));
+  const r = rng(9);
+  for (const [sw, sh, dw, dh, mode] of [[6, 8, 6, 8, 'rgb'], [6, 8, 17, 11, 'rgb'], [5, 3, 4, 9, 'gray'], [96, 128, 200, 100, 'rgb']] as const) {
+    const c = mode === 'rgb' ? 3 : 1;
+    const data = Float32Array.from({ length: c * sw * sh }, () => r() * 2.4 - 1.2);
+    const t = own(tensorFrom(device, data, [1, c, sh, sw]));
+    const target = own(device.createTexture({ size: { width: dw, height: dh }, format: 'rgba8unorm', usage: GPUTextureUsage.STORAGE_BINDING | GPUTextureUsage.COPY_SRC }));
+    const e = device.createCommandEncoder();
+    view.encode(e, t, target, mode);
+    device.queue.submit([e.finish()]);
+    const got = await readTexture(device, target);
+    const want = displayReference(data, sw, sh, dw, dh, mode);
+    let worst = 0;
+    for (let i = 0; i < want.length; i++) worst = Math.max(worst, Math.abs(got.data[i] - want[i]));
+    expect(worst, `${sw}x${sh} -> ${dw}x${dh} ${mode}`).toBeLessThanOrEqual(1);
+  }
+});
