@@ -28,7 +28,8 @@ export class TryOnPipeline {
 
   constructor(
     private readonly device: GPUDevice,
-    readonly model: DmVtonModel,
+    /** The network (swapped when checkpoints load); null until one is loaded. */
+    public model: DmVtonModel | null,
     readonly height: number,
     readonly width: number,
   ) {
@@ -69,6 +70,7 @@ export class TryOnPipeline {
   }
 
   encode(encoder: GPUCommandEncoder, profiler?: GpuProfiler): void {
+    if (!this.model) throw new Error('no try-on model is loaded');
     this.model.encode(encoder, this.pool, { person: this.person, garment: this.garment, edge: this.edge }, this.outputs, profiler);
   }
 
