@@ -529,19 +529,21 @@ export class TryOnDemo extends DemoElement {
         <figure>${garmentThumb}<figcaption>${this.garment.note}</figcaption></figure>
         <figure>${edgeThumb}<figcaption>edge: ${this.edge.note}</figcaption></figure>
       </div>
-      <div class="demo-stage">${this.canvas}</div>
       <div class="tryon-notes note">
         ${this.note ? html`<p>${this.note}</p>` : nothing}
         <p>
+          ${this.warp && this.gen ? nothing : html`<strong>No complete model is loaded: the canvas shows the inputs.</strong>`}
           Model: warp = ${this.warp?.label ?? 'none'}; generator = ${this.gen?.label ?? 'none'}. ${demo ? 'The demo model only knows drawn people and garments; load the official weights for photos.' : nothing}
           ${this.defaultModelNote}
         </p>
-        <p>
+        <details>
+          <summary>Official weights</summary>
           Official DM-VTON weights (<code>dmvton_pf_warp.pt</code>, <code>dmvton_pf_gen.pt</code>, CC BY-NC-SA 4.0, academic use) come from
           ${OFFICIAL_CHECKPOINT_LINKS.map((l, i) => html`${i ? ' or ' : ''}<a href=${l.url} target="_blank" rel="noopener noreferrer">${l.label}</a>`)}; open each file with “Checkpoint…” (or drop it), in either order. They were trained on VITON: upper-body photos, plain background, head near the top.
-        </p>
+        </details>
         <p>Webcam: ${this.webcamState}. Input ${width}x${height}; inference ${typeof this.stats.inferenceMs === 'number' ? `${(this.stats.inferenceMs as number).toFixed(1)} ms (${(1000 / (this.stats.inferenceMs as number)).toFixed(1)} try-ons/s)` : '–'}.</p>
       </div>
+      <div class="demo-stage">${this.canvas}</div>
     `;
   }
 
