@@ -155,7 +155,18 @@ test('try-on: switching the garment changes the output; photos of odd sizes are 
     const tiny = new OffscreenCanvas(1, 1);
     tiny.getContext('2d')!.fillRect(0, 0, 1, 1);
     const out: string[] = [];
-    for (const input of [{ person: new File([await tiny.convertToBlob()], 'one.png') }, { garment: new File([new Uint8Array([1, 2, 3, 4, 5])], 'junk.jpg') }]) {
+    // A PNG that claims 20000x20000 (signature + IHDR; the decoder refuses it from the header).
+    const huge = new Uint8Array(33);
+    huge.set([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13, 0x49, 0x48, 0x44, 0x52]);
+    new DataView(huge.buffer).setUint32(16, 20000);
+    new DataView(huge.buffer).setUint32(20, 20000);
+    huge.set([8, 6, 0, 0, 0], 24);
+    const inputs = [
+      { person: new File([await tiny.convertToBlob()], 'one.png') },
+      { garment: new File([new Uint8Array([1, 2, 3, 4, 5])], 'junk.jpg') },
+      { person: new File([huge], 'huge.png') },
+    ];
+    for (const input of inputs) {
       try {
         await demo.setInputs(input);
         out.push('accepted');
@@ -167,6 +178,7 @@ test('try-on: switching the garment changes the output; photos of odd sizes are 
   });
   expect(refusals[0]).toMatch(/one\.png: 1x1 is too small/);
   expect(refusals[1]).toMatch(/junk\.jpg: cannot be read as an image/);
+  expect(refusals[2]).toMatch(/huge\.png: cannot be read as an image \(.*20000x20000 \(400 megapixels\)/);
   // Still working: the last good inputs give the same try-on.
   expect(await differingPixels(page, photo.png, (await snapshotPng(page)).png)).toBe(0);
   expect(errors).toEqual([]);
