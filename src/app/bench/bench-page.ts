@@ -6,9 +6,10 @@ import { ratioOf, toMarkdown, type BenchReport, type BenchSuite } from './harnes
 import { gaussiansBench } from './gaussians-bench.ts';
 import { ngpBench } from './ngp-bench.ts';
 import { sortBench } from './sort-bench.ts';
+import { tryonBench } from './tryon-bench.ts';
 
 /** Every benchmark suite; `npm run bench` runs the same list headless. */
-export const SUITES: BenchSuite[] = [sortBench, gaussiansBench, ngpBench];
+export const SUITES: BenchSuite[] = [sortBench, gaussiansBench, ngpBench, tryonBench];
 
 /**
  * #/bench: runs the suite's benchmarks on this browser and GPU, ours beside the peers,
