@@ -7,7 +7,8 @@
 //   composite: DM-VTON's output: rendered = tanh(gen[:, 0:3]), m = sigmoid(gen[:, 3]) * edge,
 //             try-on = cloth * m + rendered * (1 - m); a = gen [N,4,H,W], b = cloth [N,3,H,W],
 //             c = edge [N,1,H,W], out = try-on [N,3,H,W].
-//   offsetGrid: DM-VTON apply_offset: pixel offsets [N,2,H,W] -> grid [N,H,W,2] in [-1, 1].
+//   offsetGrid: DM-VTON apply_offset: pixel offsets [N,2,H,W] -> grid [N,H,W,2] in [-1, 1]
+//             (op 1: channel-first [N,2,H,W], AFlowNet's permuted first-level flow).
 
 struct Elementwise {
   count: u32,    // values processed
@@ -98,8 +99,15 @@ fn offsetGrid(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) w
   let n = i / P.HW;
   let x = f32(p % P.W) + A[(n * 2u) * P.HW + p];
   let y = f32(p / P.W) + A[(n * 2u + 1u) * P.HW + p];
-  Out[i * 2u] = x / ((f32(P.W) - 1.0) * 0.5) - 1.0;
-  Out[i * 2u + 1u] = y / ((f32(P.H) - 1.0) * 0.5) - 1.0;
+  let gx = x / ((f32(P.W) - 1.0) * 0.5) - 1.0;
+  let gy = y / ((f32(P.H) - 1.0) * 0.5) - 1.0;
+  if (P.op == 1u) {
+    Out[(n * 2u) * P.HW + p] = gx;
+    Out[(n * 2u + 1u) * P.HW + p] = gy;
+  } else {
+    Out[i * 2u] = gx;
+    Out[i * 2u + 1u] = gy;
+  }
 }
 
 // In place: uses only the uniform and `Out` (its 'auto' layout binds nothing else).

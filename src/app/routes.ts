@@ -47,7 +47,8 @@ export const ROUTES: RouteInfo[] = [
     title: 'Try-on studio',
     paper: 'DM-VTON: Distilled Mobile Real-time Virtual Try-On (ISMAR 2023)',
     blurb: 'A person photo or webcam frame plus a garment image become a try-on image: MobileNetV2 feature pyramids, appearance flow, and a mobile generator.',
-    accepts: ['zip', 'png', 'jpeg', 'webp', 'bmp'],
+    accepts: ['zip', 'safetensors', 'png', 'jpeg', 'webp', 'bmp'],
+    element: { tag: 'tryon-demo', load: () => import('../demos/tryon/tryon-demo.ts') },
   },
   {
     name: 'selftest',

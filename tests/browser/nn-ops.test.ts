@@ -467,6 +467,10 @@ gpuTest('element-wise: add/mul with activation, every activation (in place too),
   const grid = own(emptyTensor(device, ApplyOffset.outputShape(offsets.shape)));
   submit(device, (e) => ao.encode(e, upload(device, own, offsets), grid));
   await expectClose(device, grid, ref.applyOffset(offsets), 'apply_offset');
+  const aoNchw = own(new ApplyOffset(device, { layout: 'nchw' }));
+  const gridNchw = own(emptyTensor(device, ApplyOffset.outputShape(offsets.shape, 'nchw')));
+  submit(device, (e) => aoNchw.encode(e, upload(device, own, offsets), gridNchw));
+  await expectClose(device, gridNchw, nchwGrid(ref.applyOffset(offsets)), 'apply_offset (nchw)');
 });
 
 gpuTest('tensor pool reuses buffers by size; destroy returns them', async ({ device }) => {

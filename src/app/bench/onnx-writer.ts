@@ -9,7 +9,7 @@
 import { mlpLayout, type MlpConfig } from '../../nn/ngp/config.ts';
 
 /** Protobuf message under construction: fields appended in order. */
-class Message {
+export class Message {
   private readonly parts: Uint8Array[] = [];
   private length = 0;
 
@@ -47,6 +47,13 @@ class Message {
     return this;
   }
 
+  /** A 4-byte little-endian field (wire type 5): floats. */
+  fixed32(field: number, value: Uint8Array): this {
+    this.varint((field << 3) | 5);
+    this.push(value);
+    return this;
+  }
+
   string(field: number, value: string): this {
     return this.bytes(field, new TextEncoder().encode(value));
   }
@@ -69,7 +76,7 @@ class Message {
 const FLOAT = 1; // TensorProto.DataType.FLOAT
 
 /** TensorProto: dims (1), data_type (2), name (8), raw_data (9, little-endian). */
-function tensor(name: string, dims: number[], values: Float32Array): Message {
+export function tensor(name: string, dims: number[], values: Float32Array): Message {
   const t = new Message();
   for (const d of dims) t.int(1, d);
   t.int(2, FLOAT);
@@ -80,8 +87,41 @@ function tensor(name: string, dims: number[], values: Float32Array): Message {
   return t.bytes(9, raw);
 }
 
+const INT64 = 7; // TensorProto.DataType.INT64
+
+/** An int64 TensorProto (shapes, pads, slice bounds, axes). */
+export function int64Tensor(name: string, dims: number[], values: readonly number[]): Message {
+  const t = new Message();
+  for (const d of dims) t.int(1, d);
+  t.int(2, INT64);
+  t.string(8, name);
+  const raw = new Uint8Array(values.length * 8);
+  const view = new DataView(raw.buffer);
+  values.forEach((v, i) => view.setBigInt64(i * 8, BigInt(v), true));
+  return t.bytes(9, raw);
+}
+
+export type AttributeValue = number | string | number[] | { float: number };
+
+/**
+ * AttributeProto: name (1), f (2), i (3), s (4), ints (8), type (20). A plain number is an INT,
+ * `{ float }` a FLOAT, a string a STRING and an array INTS.
+ */
+export function attribute(name: string, value: AttributeValue): Message {
+  const a = new Message().string(1, name);
+  if (typeof value === 'number') return a.int(3, value).int(20, 2);
+  if (typeof value === 'string') return a.bytes(4, new TextEncoder().encode(value)).int(20, 3);
+  if (Array.isArray(value)) {
+    for (const v of value) a.int(8, v);
+    return a.int(20, 7);
+  }
+  const f = new Uint8Array(4);
+  new DataView(f.buffer).setFloat32(0, value.float, true);
+  return a.fixed32(2, f).int(20, 1);
+}
+
 /** ValueInfoProto of a float tensor; a string dimension is symbolic (dim_param). */
-function valueInfo(name: string, dims: (number | string)[]): Message {
+export function valueInfo(name: string, dims: (number | string)[]): Message {
   const shape = new Message();
   for (const d of dims) shape.message(1, typeof d === 'number' ? new Message().int(1, d) : new Message().string(2, d));
   const tensorType = new Message().int(1, FLOAT).message(2, shape);
@@ -89,7 +129,7 @@ function valueInfo(name: string, dims: (number | string)[]): Message {
 }
 
 /** NodeProto: input (1), output (2), name (3), op_type (4). */
-function node(op: string, inputs: string[], outputs: string[], name: string): Message {
+export function node(op: string, inputs: string[], outputs: string[], name: string): Message {
   const n = new Message();
   for (const i of inputs) n.string(1, i);
   for (const o of outputs) n.string(2, o);

@@ -173,20 +173,29 @@ export class TryOnComposite extends ElementwiseOp {
   }
 }
 
-/** DM-VTON apply_offset: offsets [N, 2, H, W] (pixels, x then y) -> grid [N, H, W, 2] (align_corners=True normalization). */
+/**
+ * DM-VTON apply_offset: offsets [N, 2, H, W] (pixels, x then y) -> grid [N, H, W, 2]
+ * (align_corners=True normalization), or with `layout: 'nchw'` the grid permuted to [N, 2, H, W]
+ * (AFlowNet's first level, which keeps that as its flow).
+ */
 export class ApplyOffset extends ElementwiseOp {
-  constructor(device: GPUDevice, params: { label?: string } = {}) {
+  readonly layout: 'nhwc' | 'nchw';
+
+  constructor(device: GPUDevice, params: { label?: string; layout?: 'nhwc' | 'nchw' } = {}) {
     super(device, params.label ?? 'apply_offset');
+    this.layout = params.layout ?? 'nhwc';
+    if (this.layout !== 'nhwc' && this.layout !== 'nchw') throw new RangeError(`apply_offset layout '${String(this.layout)}' is not nhwc or nchw`);
   }
 
-  static outputShape(offset: Shape): Shape {
-    return [offset[0], offset[2], offset[3], 2];
+  static outputShape(offset: Shape, layout: 'nhwc' | 'nchw' = 'nhwc'): Shape {
+    return layout === 'nchw' ? [offset[0], 2, offset[2], offset[3]] : [offset[0], offset[2], offset[3], 2];
   }
 
   encode(target: EncodeTarget, offset: Tensor, grid: Tensor): void {
     if (offset.c !== 2) throw new RangeError(`${this.label}: offsets must be [N, 2, H, W]`);
-    if (grid.n !== offset.n || grid.c !== offset.h || grid.h !== offset.w || grid.w !== 2) throw new RangeError(`${this.label}: grid must be [${offset.n}, ${offset.h}, ${offset.w}, 2]`);
+    const want = ApplyOffset.outputShape(offset.shape, this.layout);
+    if (grid.shape.some((d, i) => d !== want[i])) throw new RangeError(`${this.label}: grid must be [${want.join(', ')}], got [${grid.shape.join(', ')}]`);
     distinct(this.label, grid, offset);
-    this.run(target, 'offsetGrid', { count: offset.n * offset.h * offset.w, HW: offset.h * offset.w, W: offset.w, H: offset.h }, [offset.buffer, null, null, grid.buffer]);
+    this.run(target, 'offsetGrid', { count: offset.n * offset.h * offset.w, HW: offset.h * offset.w, W: offset.w, H: offset.h, op: this.layout === 'nchw' ? 1 : 0 }, [offset.buffer, null, null, grid.buffer]);
   }
 }
