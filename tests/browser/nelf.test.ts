@@ -10,7 +10,8 @@ import { StageRecorder } from '../../src/nn/graph.ts';
 import { emptyTensor, readTensor, TensorPool } from '../../src/nn/tensor.ts';
 import { focalFromAngle, lookAt, spherePose, type Mat4 } from '../../src/demos/nelf/camera.ts';
 import { MobileR2L, RayEncoder, TeacherRenderer, type RayParams } from '../../src/demos/nelf/network.ts';
-import { encodeReference, teacherReference } from '../../src/demos/nelf/reference.ts';
+import { encodeReference, r2lReference, teacherReference } from '../../src/demos/nelf/reference.ts';
+import { Tensor as FileTensor } from '../../src/formats/tensor.ts';
 import { NelfRenderer, viewLayout } from '../../src/demos/nelf/renderer.ts';
 import { readNelfWeights, r2lConfig } from '../../src/demos/nelf/weights.ts';
 import { gpuTest, rng } from './harness.ts';
@@ -247,4 +248,73 @@ gpuTest('view layout: side by side when wide, stacked when tall, centred', () =>
   expect(viewLayout(2, 32, 32, 256, 128)).toEqual({ vertical: false, panelW: 128, panelH: 128, offX: 0, offY: 0 });
   expect(viewLayout(2, 32, 32, 100, 300)).toEqual({ vertical: true, panelW: 100, panelH: 100, offX: 0, offY: 50 });
   expect(viewLayout(1, 32, 32, 100, 60)).toEqual({ vertical: false, panelW: 60, panelH: 60, offX: 20, offY: 0 });
+});
+
+/** A state dict with the official module's keys and shapes (model/R2L.py) and random values. */
+function officialStateDict(depth: number, width: number, kernels: [number, number, number], dataset: 'Blender' | 'Colmap', seed: number): Map<string, FileTensor> {
+  const r = rng(seed);
+  const sd = new Map<string, FileTensor>();
+  const uni = (lo: number, hi: number, n: number) => Float32Array.from({ length: n }, () => lo + (hi - lo) * r());
+  const put = (k: string, shape: number[], data: Float32Array) => sd.set(k, new FileTensor('float32', shape, data));
+  const conv = (p: string, o: number, i: number, k: number, gain = 1) => {
+    const b = gain / Math.sqrt(i * k * k);
+    put(`${p}.weight`, [o, i, k, k], uni(-b, b, o * i * k * k));
+    put(`${p}.bias`, [o], uni(-b, b, o));
+  };
+  const bn = (p: string, c: number) => {
+    put(`${p}.weight`, [c], uni(0.5, 1.5, c));
+    put(`${p}.bias`, [c], uni(-0.1, 0.1, c));
+    put(`${p}.running_mean`, [c], uni(-0.1, 0.1, c));
+    put(`${p}.running_var`, [c], uni(0.5, 1.5, c));
+    sd.set(`${p}.num_batches_tracked`, new FileTensor('int64', [], new BigInt64Array([100n])));
+  };
+  const block = (p: string, c: number) => {
+    conv(`${p}.conv_block.0`, c, c, 1);
+    bn(`${p}.conv_block.1`, c);
+    conv(`${p}.conv_block.3`, c, c, 1, 0.3);
+    bn(`${p}.conv_block.4`, c);
+  };
+  conv('head.0', width, 312, 1);
+  for (let i = 0; i < (depth - 2) / 2; i++) block(`body.${i}`, width);
+  let j = 0;
+  const up = (i: number, o: number, k: number) => {
+    const b = 1 / Math.sqrt(o * k * k);
+    put(`tail.${j}.weight`, [i, o, k, k], uni(-b, b, i * o * k * k));
+    put(`tail.${j}.bias`, [o], uni(-b, b, o));
+    j++;
+  };
+  for (let i = 0; i < 2; i++) {
+    up(i ? kernels[i] : width, kernels[i], 4);
+    block(`tail.${j++}`, kernels[i]);
+    block(`tail.${j++}`, kernels[i]);
+  }
+  up(kernels[1], kernels[2], dataset === 'Colmap' ? 3 : 4);
+  block(`tail.${j++}`, kernels[2]);
+  block(`tail.${j++}`, kernels[2]);
+  conv(`tail.${j}`, 3, kernels[2], 1);
+  return sd;
+}
+
+gpuTest('official 4.3M-parameter configurations (Blender 8x, Colmap 12x): random weights, GPU vs CPU reference with unfolded BatchNorm', async ({ device, own }) => {
+  for (const [dataset, params, upscale] of [
+    ['Blender', 4_305_539, 8],
+    ['Colmap', 4_298_371, 12],
+  ] as const) {
+    const sd = officialStateDict(60, 256, [64, 64, 16], dataset, dataset === 'Blender' ? 1 : 2);
+    const model = own(new MobileR2L(device, sd));
+    expect(model.config).toMatchObject({ netdepth: 60, width: 256, blocks: 29, samples: 8, upscale, dataset, ndc: dataset === 'Colmap', params });
+    const h = 2;
+    const w = 3;
+    const input = Float32Array.from({ length: 312 * h * w }, (_, i) => Math.sin(i * 0.37));
+    const got = await runNetwork(device, model, input, h, w);
+    const want = r2lReference(sd, model.config, { data: input, shape: [1, 312, h, w] });
+    expect(want.shape).toEqual([1, 3, h * upscale, w * upscale]);
+    const err = maxAbs(got, want.data);
+    let mean = 0;
+    for (const v of want.data) mean += v / want.data.length;
+    const spread = Math.sqrt(want.data.reduce((s, v) => s + (v - mean) ** 2, 0) / want.data.length);
+    console.info(`official ${dataset} config: ${params} params, ${(model.macs(100, 100) / 1e9).toFixed(1)} GMAC at 100x100, max abs err ${err.toExponential(2)}, output spread ${spread.toFixed(3)}`);
+    expect(spread).toBeGreaterThan(0.01); // not saturated: the comparison means something
+    expect(err).toBeLessThan(1e-3);
+  }
 });
