@@ -5,10 +5,11 @@ import '../../ui/progress-bar.ts';
 import { ratioOf, toMarkdown, type BenchReport, type BenchSuite } from './harness.ts';
 import { gaussiansBench } from './gaussians-bench.ts';
 import { ngpBench } from './ngp-bench.ts';
+import { nelfBench } from './nelf-bench.ts';
 import { sortBench } from './sort-bench.ts';
 
 /** Every benchmark suite; `npm run bench` runs the same list headless. */
-export const SUITES: BenchSuite[] = [sortBench, gaussiansBench, ngpBench];
+export const SUITES: BenchSuite[] = [sortBench, gaussiansBench, ngpBench, nelfBench];
 
 /**
  * #/bench: runs the suite's benchmarks on this browser and GPU, ours beside the peers,
