@@ -24,7 +24,7 @@ async function heapMb(page: Page): Promise<number> {
   });
 }
 
-const DEMOS = ['#/selftest?seed=1&size=64x48', '#/gaussians?seed=1&size=64x48'];
+const DEMOS = ['#/selftest?seed=1&size=64x48', '#/gaussians?seed=1&size=64x48', '#/nelf?size=64x48&res=128x128'];
 
 test('30 route switches and 30 asset loads per demo: GPU bytes, workers and heap return to baseline', async ({ page }) => {
   test.setTimeout(900_000);

@@ -143,6 +143,9 @@ test.describe('neural light field viewer', () => {
       expect(after.png.equals(shot.png), `${name}: the previous model still renders the same picture`).toBe(true);
     }
     expect(await gpuBytes(page)).toBe(level);
+    // Leaving the route frees everything the viewer made.
+    await page.evaluate(() => (location.hash = '#/'));
+    await expect.poll(() => gpuBytes(page)).toBe(0);
     expect(errors).toEqual([]);
   });
 
