@@ -56,6 +56,8 @@ test.describe('neural light field viewer', () => {
     expect(p).toBeGreaterThan(POSES.poses[0].psnr - 0.5);
     expect(p).toBeLessThan(40); // a student that equals its teacher would mean the comparison is broken
     expect(s.resolution).toBe('16x16 -> 128x128');
+    // Per-stage GPU timings (timestamp queries) of one frame: encoding, body, upsampling.
+    for (const stage of ['rays+pe', 'head+body', 'tail (upsampling)', 'teacher']) expect(s.gpuMs[stage], stage).toBeGreaterThan(0);
     await expect(page.getByTestId('nelf-model')).toContainText('distilled by this project from its own procedural teacher');
     await expect(page.getByTestId('nelf-model')).toContainText('20.45 dB');
     const shot = await snapshotPng(page);
@@ -106,6 +108,17 @@ test.describe('neural light field viewer', () => {
       }
     });
     expect(bad).toMatch(/divide by 8/);
+    // A resolution whose tensors exceed the device's storage buffer limit is refused in words.
+    const huge = await page.evaluate(() => {
+      try {
+        (document.querySelector('[data-demo]') as unknown as { setResolution(w: number, h: number): void }).setResolution(8000, 8000);
+        return null;
+      } catch (e) {
+        return (e as Error).message;
+      }
+    });
+    expect(huge).toMatch(/8000x8000 needs a \d+ MiB tensor, over this device's \d+ MiB storage buffer limit/);
+    expect((await stats(page)).resolution).toBe('16x16 -> 128x128');
     expect(errors).toEqual([]);
   });
 
