@@ -15,7 +15,8 @@ import { createOrtMlp, type OrtProvider } from './peers/onnx-mlp.ts';
  * PyTorch (tools/nelf/export.py --onnx, BatchNorm folded by the exporter). Same input (our
  * rays + positional encoding at held-out pose 0, read back once), outputs compared. Timings
  * are submit -> onSubmittedWorkDone (ours) or session.run until ORT's device is idle (ORT),
- * median after a warm-up; never session creation. The official 4.3M-parameter configuration
+ * median after a warm-up; never session creation. One row runs our network with the tiled GEMM
+ * in the narrow SR tail as well, to show what the narrow kernels buy. The official 4.3M-parameter configuration
  * (random weights; no public checkpoint exists) runs ours only, reporting its GMAC.
  */
 const SUITE = 'nelf';
@@ -172,6 +173,16 @@ export const nelfBench: BenchSuite = {
         try {
           const mine = await ours(ctx, model, tensor, caseName, 'ours: MobileR2L (WGSL)');
           rows.push(mine.row);
+          if (size === sizes[0]) {
+            // The same network with the tiled GEMM in the narrow SR tail too (what the narrow kernels replace).
+            const gemm = new MobileR2L(device, weights.tensors, weights.metadata, { precision: 'auto', tailKernels: 'gemm' });
+            try {
+              const r = (await ours(ctx, gemm, tensor, caseName, 'ours, GEMM-only tail')).row;
+              rows.push({ ...r, ours: false });
+            } finally {
+              gemm.destroy();
+            }
+          }
           for (const provider of ['webgpu', 'wasm'] as const) {
             progress(`${caseName}: onnxruntime-web ${provider}`);
             rows.push(await ortCase(ctx, onnx, provider, data, [1, model.config.inputDim, size, size], caseName, mine.output));
