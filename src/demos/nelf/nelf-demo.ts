@@ -68,6 +68,8 @@ export class NelfDemo extends DemoElement {
       this.defaultBytes = new Uint8Array(await model.arrayBuffer());
       if (poses.ok) this.heldout = ((await poses.json()) as { poses: HeldoutPose[] }).poses;
     }
+    // Torn down while fetching (route left, device lost): make nothing the teardown would miss.
+    if (this.device !== device) return;
     const weights = readNelfWeights(this.defaultBytes, 'default.safetensors');
     const renderer = new NelfRenderer(device);
     try {
