@@ -162,6 +162,28 @@ test.describe('neural light field viewer', () => {
     expect(errors).toEqual([]);
   });
 
+  test('device loss: the viewer rebuilds with the checkpoint it had open, same picture', async ({ page }) => {
+    const errors = watchErrors(page);
+    await openDemo(page, `${BASE}&pose=2`);
+    expect(await openBytes(page, readFileSync(`${FIXTURES}/checkpoint.tar`), 'checkpoint.tar')).toBeNull();
+    await psnr(page);
+    const before = await snapshotPng(page);
+    const model = (await stats(page)).model;
+    await page.evaluate(
+      () =>
+        new Promise<void>((resolve) => {
+          document.querySelector('[data-demo]')!.addEventListener('demo-ready', () => resolve(), { once: true });
+          (document.querySelector('suite-app') as unknown as { gpu: { device: GPUDevice } }).gpu.device.destroy();
+        }),
+    );
+    await psnr(page);
+    expect((await stats(page)).model).toBe(model);
+    const after = await snapshotPng(page);
+    expect(after.png.equals(before.png)).toBe(true);
+    expect(await page.evaluate(() => (document.querySelector('[data-demo]') as unknown as { lastError: string | null }).lastError)).toBeNull();
+    expect(errors).toEqual([]);
+  });
+
   test('phone viewport and default limits: renders student and teacher stacked @phone', async ({ page }) => {
     const errors = watchErrors(page);
     await openDemo(page, '#/nelf?res=128x128&frames=2&limits=default');
