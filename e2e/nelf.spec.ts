@@ -193,4 +193,26 @@ test.describe('neural light field viewer', () => {
     expect(shot.distinct).toBeGreaterThan(100);
     expect(errors).toEqual([]);
   });
+
+  test('phone: touch drag orbits, the controls stay reachable @phone-only', async ({ page }) => {
+    const errors = watchErrors(page);
+    await openDemo(page, '#/nelf?res=128x128&pose=0');
+    await psnr(page);
+    const start = await snapshotPng(page);
+    await page.evaluate(() => {
+      const c = document.querySelector('[data-demo] canvas') as HTMLCanvasElement;
+      const r = c.getBoundingClientRect();
+      const at = (x: number, y: number, type: string) =>
+        c.dispatchEvent(new PointerEvent(type, { pointerId: 1, pointerType: 'touch', clientX: r.left + x, clientY: r.top + y, bubbles: true, isPrimary: true }));
+      at(100, 100, 'pointerdown');
+      at(170, 120, 'pointermove');
+      at(170, 120, 'pointerup');
+    });
+    await psnr(page);
+    const dragged = await snapshotPng(page);
+    expect(dragged.png.equals(start.png)).toBe(false);
+    await expect(page.locator('nelf-demo select[data-control="pose"]')).toBeInViewport();
+    await expect(page.getByTestId('nelf-psnr')).toBeInViewport();
+    expect(errors).toEqual([]);
+  });
 });
