@@ -8,6 +8,7 @@
 import { expect } from 'vitest';
 import { StageRecorder } from '../../src/nn/graph.ts';
 import { emptyTensor, readTensor, tensorFrom, TensorPool } from '../../src/nn/tensor.ts';
+import { readTexture } from '../../src/gpu/readback.ts';
 import { NarrowConv2d } from '../../src/nn/ops/conv-narrow.ts';
 import * as nnRef from '../../src/nn/reference.ts';
 import { focalFromAngle, lookAt, spherePose, type Mat4 } from '../../src/demos/nelf/camera.ts';
@@ -353,4 +354,47 @@ gpuTest('narrow 1x1 conv (<= 32 output channels): CPU reference with bias, activ
     expect(err, `${cin}->${cout} ${activation}`).toBeLessThan(1e-5);
   }
   expect(() => new NarrowConv2d(device, { inChannels: 4, outChannels: 33, weight: new Float32Array(132) })).toThrow(/1\.\.32 output channels/);
+});
+
+gpuTest('view kernel: panels are the student, teacher and |difference| x gain, nearest-scaled and letterboxed (CPU reference)', async ({ device, own }) => {
+  const weights = readNelfWeights(await bytes('../fixtures/nelf/small/small.safetensors'), 'small.safetensors');
+  const renderer = own(new NelfRenderer(device));
+  renderer.setModel(new MobileR2L(device, weights.tensors));
+  renderer.setPose({ c2w: spherePose(0.7, 0.4), focal: focalFromAngle(16), width: 16, height: 16 });
+  for (const [mode, ow, oh] of [
+    ['all', 100, 40],
+    ['split', 20, 50],
+    ['diff', 24, 16],
+  ] as const) {
+    renderer.mode = mode;
+    const tex = own(device.createTexture({ size: { width: ow, height: oh }, format: 'rgba8unorm', usage: GPUTextureUsage.STORAGE_BINDING | GPUTextureUsage.COPY_SRC }));
+    const encoder = device.createCommandEncoder();
+    renderer.encode(encoder, tex);
+    device.queue.submit([encoder.finish()]);
+    const img = await readTexture(device, tex);
+    const s = await readTensor(device, renderer.student!);
+    const t = await readTensor(device, renderer.teacher!);
+    const panels = { all: [0, 1, 2], split: [0, 1], diff: [2] }[mode];
+    const lay = viewLayout(panels.length, 16, 16, ow, oh);
+    let worst = 0;
+    for (let y = 0; y < oh; y++) {
+      for (let x = 0; x < ow; x++) {
+        let want = [0.07, 0.08, 0.1];
+        const px = x - lay.offX;
+        const py = y - lay.offY;
+        if (px >= 0 && py >= 0) {
+          const panel = lay.vertical ? Math.floor(py / lay.panelH) : Math.floor(px / lay.panelW);
+          const lx = lay.vertical ? px : px % lay.panelW;
+          const ly = lay.vertical ? py % lay.panelH : py;
+          if (panel < panels.length && lx < lay.panelW && ly < lay.panelH) {
+            const i = Math.min(15, Math.floor((ly * 16) / lay.panelH)) * 16 + Math.min(15, Math.floor((lx * 16) / lay.panelW));
+            const kind = panels[panel];
+            want = [0, 1, 2].map((c) => (kind === 0 ? s[c * 256 + i] : kind === 1 ? t[c * 256 + i] : Math.min(1, Math.abs(s[c * 256 + i] - t[c * 256 + i]) * renderer.diffGain)));
+          }
+        }
+        for (let c = 0; c < 3; c++) worst = Math.max(worst, Math.abs(img.data[(y * ow + x) * 4 + c] - want[c] * 255));
+      }
+    }
+    expect(worst, mode).toBeLessThanOrEqual(1);
+  }
 });
