@@ -100,6 +100,14 @@ const DEMOS: Demo[] = [
       );
     },
   },
+  {
+    name: 'nelf',
+    hash: '#/nelf?size=64x48&res=128x128',
+    assetHash: '#/nelf?size=64x48&res=128x128',
+    // Reopening the shipped model replaces the network each time.
+    openAsset: (page) => page.evaluate(() => (document.querySelector('[data-demo]') as unknown as { open(u: string): Promise<void> }).open('models/nelf/default.safetensors')),
+    defaultLimitRoutes: ['#/nelf?size=64x48&res=128x128&frames=2'],
+  },
 ];
 
 test('30 route switches and 30 asset loads per demo: GPU bytes, workers and heap return to baseline', async ({ page }) => {

@@ -56,6 +56,8 @@ test.describe('neural light field viewer', () => {
     expect(p).toBeGreaterThan(POSES.poses[0].psnr - 0.5);
     expect(p).toBeLessThan(40); // a student that equals its teacher would mean the comparison is broken
     expect(s.resolution).toBe('16x16 -> 128x128');
+    // Per-stage GPU timings (timestamp queries) of one frame: encoding, body, upsampling.
+    for (const stage of ['rays+pe', 'head+body', 'tail (upsampling)', 'teacher']) expect(s.gpuMs[stage], stage).toBeGreaterThan(0);
     await expect(page.getByTestId('nelf-model')).toContainText('distilled by this project from its own procedural teacher');
     await expect(page.getByTestId('nelf-model')).toContainText('20.45 dB');
     const shot = await snapshotPng(page);
@@ -106,6 +108,17 @@ test.describe('neural light field viewer', () => {
       }
     });
     expect(bad).toMatch(/divide by 8/);
+    // A resolution whose tensors exceed the device's storage buffer limit is refused in words.
+    const huge = await page.evaluate(() => {
+      try {
+        (document.querySelector('[data-demo]') as unknown as { setResolution(w: number, h: number): void }).setResolution(8000, 8000);
+        return null;
+      } catch (e) {
+        return (e as Error).message;
+      }
+    });
+    expect(huge).toMatch(/8000x8000 needs a \d+ MiB tensor, over this device's \d+ MiB storage buffer limit/);
+    expect((await stats(page)).resolution).toBe('16x16 -> 128x128');
     expect(errors).toEqual([]);
   });
 
@@ -143,6 +156,31 @@ test.describe('neural light field viewer', () => {
       expect(after.png.equals(shot.png), `${name}: the previous model still renders the same picture`).toBe(true);
     }
     expect(await gpuBytes(page)).toBe(level);
+    // Leaving the route frees everything the viewer made.
+    await page.evaluate(() => (location.hash = '#/'));
+    await expect.poll(() => gpuBytes(page)).toBe(0);
+    expect(errors).toEqual([]);
+  });
+
+  test('device loss: the viewer rebuilds with the checkpoint it had open, same picture', async ({ page }) => {
+    const errors = watchErrors(page);
+    await openDemo(page, `${BASE}&pose=2`);
+    expect(await openBytes(page, readFileSync(`${FIXTURES}/checkpoint.tar`), 'checkpoint.tar')).toBeNull();
+    await psnr(page);
+    const before = await snapshotPng(page);
+    const model = (await stats(page)).model;
+    await page.evaluate(
+      () =>
+        new Promise<void>((resolve) => {
+          document.querySelector('[data-demo]')!.addEventListener('demo-ready', () => resolve(), { once: true });
+          (document.querySelector('suite-app') as unknown as { gpu: { device: GPUDevice } }).gpu.device.destroy();
+        }),
+    );
+    await psnr(page);
+    expect((await stats(page)).model).toBe(model);
+    const after = await snapshotPng(page);
+    expect(after.png.equals(before.png)).toBe(true);
+    expect(await page.evaluate(() => (document.querySelector('[data-demo]') as unknown as { lastError: string | null }).lastError)).toBeNull();
     expect(errors).toEqual([]);
   });
 
@@ -153,6 +191,28 @@ test.describe('neural light field viewer', () => {
     expect(p).toBeGreaterThan(15);
     const shot = await snapshotPng(page);
     expect(shot.distinct).toBeGreaterThan(100);
+    expect(errors).toEqual([]);
+  });
+
+  test('phone: touch drag orbits, the controls stay reachable @phone-only', async ({ page }) => {
+    const errors = watchErrors(page);
+    await openDemo(page, '#/nelf?res=128x128&pose=0');
+    await psnr(page);
+    const start = await snapshotPng(page);
+    await page.evaluate(() => {
+      const c = document.querySelector('[data-demo] canvas') as HTMLCanvasElement;
+      const r = c.getBoundingClientRect();
+      const at = (x: number, y: number, type: string) =>
+        c.dispatchEvent(new PointerEvent(type, { pointerId: 1, pointerType: 'touch', clientX: r.left + x, clientY: r.top + y, bubbles: true, isPrimary: true }));
+      at(100, 100, 'pointerdown');
+      at(170, 120, 'pointermove');
+      at(170, 120, 'pointerup');
+    });
+    await psnr(page);
+    const dragged = await snapshotPng(page);
+    expect(dragged.png.equals(start.png)).toBe(false);
+    await expect(page.locator('nelf-demo select[data-control="pose"]')).toBeInViewport();
+    await expect(page.getByTestId('nelf-psnr')).toBeInViewport();
     expect(errors).toEqual([]);
   });
 });

@@ -7,10 +7,14 @@
  */
 import { expect } from 'vitest';
 import { StageRecorder } from '../../src/nn/graph.ts';
-import { emptyTensor, readTensor, TensorPool } from '../../src/nn/tensor.ts';
+import { emptyTensor, readTensor, tensorFrom, TensorPool } from '../../src/nn/tensor.ts';
+import { readTexture } from '../../src/gpu/readback.ts';
+import { NarrowConv2d } from '../../src/nn/ops/conv-narrow.ts';
+import * as nnRef from '../../src/nn/reference.ts';
 import { focalFromAngle, lookAt, spherePose, type Mat4 } from '../../src/demos/nelf/camera.ts';
 import { MobileR2L, RayEncoder, TeacherRenderer, type RayParams } from '../../src/demos/nelf/network.ts';
-import { encodeReference, teacherReference } from '../../src/demos/nelf/reference.ts';
+import { encodeReference, r2lReference, teacherReference } from '../../src/demos/nelf/reference.ts';
+import { Tensor as FileTensor } from '../../src/formats/tensor.ts';
 import { NelfRenderer, viewLayout } from '../../src/demos/nelf/renderer.ts';
 import { readNelfWeights, r2lConfig } from '../../src/demos/nelf/weights.ts';
 import { gpuTest, rng } from './harness.ts';
@@ -218,6 +222,13 @@ gpuTest('small random-init MobileR2L: safetensors, official checkpoint and modul
     expect(wts.source).toMatch(source);
     const model = own(new MobileR2L(device, wts.tensors, wts.metadata));
     expect(model.config).toMatchObject({ width: 16, blocks: 1, upscale: 8 });
+    if (file === 'small.safetensors') {
+      // The tail on the tiled GEMM everywhere gives the same image.
+      const gemm = own(new MobileR2L(device, wts.tensors, wts.metadata, { tailKernels: 'gemm' }));
+      const errGemm = maxAbs(await runNetwork(device, gemm, input, h, w), want);
+      console.info(`parity (small, GEMM tail): max abs err ${errGemm.toExponential(2)}`);
+      expect(errGemm).toBeLessThan(1e-3);
+    }
     expect(model.config.tail.filter((t) => t.kind === 'up').map((t) => (t.kind === 'up' ? t.outC : 0))).toEqual([8, 8, 4]);
     const got = await runNetwork(device, model, input, h, w);
     const err = maxAbs(got, want);
@@ -247,4 +258,143 @@ gpuTest('view layout: side by side when wide, stacked when tall, centred', () =>
   expect(viewLayout(2, 32, 32, 256, 128)).toEqual({ vertical: false, panelW: 128, panelH: 128, offX: 0, offY: 0 });
   expect(viewLayout(2, 32, 32, 100, 300)).toEqual({ vertical: true, panelW: 100, panelH: 100, offX: 0, offY: 50 });
   expect(viewLayout(1, 32, 32, 100, 60)).toEqual({ vertical: false, panelW: 60, panelH: 60, offX: 20, offY: 0 });
+});
+
+/** A state dict with the official module's keys and shapes (model/R2L.py) and random values. */
+function officialStateDict(depth: number, width: number, kernels: [number, number, number], dataset: 'Blender' | 'Colmap', seed: number): Map<string, FileTensor> {
+  const r = rng(seed);
+  const sd = new Map<string, FileTensor>();
+  const uni = (lo: number, hi: number, n: number) => Float32Array.from({ length: n }, () => lo + (hi - lo) * r());
+  const put = (k: string, shape: number[], data: Float32Array) => sd.set(k, new FileTensor('float32', shape, data));
+  const conv = (p: string, o: number, i: number, k: number, gain = 1) => {
+    const b = gain / Math.sqrt(i * k * k);
+    put(`${p}.weight`, [o, i, k, k], uni(-b, b, o * i * k * k));
+    put(`${p}.bias`, [o], uni(-b, b, o));
+  };
+  const bn = (p: string, c: number) => {
+    put(`${p}.weight`, [c], uni(0.5, 1.5, c));
+    put(`${p}.bias`, [c], uni(-0.1, 0.1, c));
+    put(`${p}.running_mean`, [c], uni(-0.1, 0.1, c));
+    put(`${p}.running_var`, [c], uni(0.5, 1.5, c));
+    sd.set(`${p}.num_batches_tracked`, new FileTensor('int64', [], new BigInt64Array([100n])));
+  };
+  const block = (p: string, c: number) => {
+    conv(`${p}.conv_block.0`, c, c, 1);
+    bn(`${p}.conv_block.1`, c);
+    conv(`${p}.conv_block.3`, c, c, 1, 0.3);
+    bn(`${p}.conv_block.4`, c);
+  };
+  conv('head.0', width, 312, 1);
+  for (let i = 0; i < (depth - 2) / 2; i++) block(`body.${i}`, width);
+  let j = 0;
+  const up = (i: number, o: number, k: number) => {
+    const b = 1 / Math.sqrt(o * k * k);
+    put(`tail.${j}.weight`, [i, o, k, k], uni(-b, b, i * o * k * k));
+    put(`tail.${j}.bias`, [o], uni(-b, b, o));
+    j++;
+  };
+  for (let i = 0; i < 2; i++) {
+    up(i ? kernels[i] : width, kernels[i], 4);
+    block(`tail.${j++}`, kernels[i]);
+    block(`tail.${j++}`, kernels[i]);
+  }
+  up(kernels[1], kernels[2], dataset === 'Colmap' ? 3 : 4);
+  block(`tail.${j++}`, kernels[2]);
+  block(`tail.${j++}`, kernels[2]);
+  conv(`tail.${j}`, 3, kernels[2], 1);
+  return sd;
+}
+
+gpuTest('official 4.3M-parameter configurations (Blender 8x, Colmap 12x): random weights, GPU vs CPU reference with unfolded BatchNorm', async ({ device, own }) => {
+  for (const [dataset, params, upscale] of [
+    ['Blender', 4_305_539, 8],
+    ['Colmap', 4_298_371, 12],
+  ] as const) {
+    const sd = officialStateDict(60, 256, [64, 64, 16], dataset, dataset === 'Blender' ? 1 : 2);
+    const model = own(new MobileR2L(device, sd));
+    expect(model.config).toMatchObject({ netdepth: 60, width: 256, blocks: 29, samples: 8, upscale, dataset, ndc: dataset === 'Colmap', params });
+    const h = 2;
+    const w = 3;
+    const input = Float32Array.from({ length: 312 * h * w }, (_, i) => Math.sin(i * 0.37));
+    const got = await runNetwork(device, model, input, h, w);
+    const want = r2lReference(sd, model.config, { data: input, shape: [1, 312, h, w] });
+    expect(want.shape).toEqual([1, 3, h * upscale, w * upscale]);
+    const err = maxAbs(got, want.data);
+    let mean = 0;
+    for (const v of want.data) mean += v / want.data.length;
+    const spread = Math.sqrt(want.data.reduce((s, v) => s + (v - mean) ** 2, 0) / want.data.length);
+    console.info(`official ${dataset} config: ${params} params, ${(model.macs(100, 100) / 1e9).toFixed(1)} GMAC at 100x100, max abs err ${err.toExponential(2)}, output spread ${spread.toFixed(3)}`);
+    expect(spread).toBeGreaterThan(0.01); // not saturated: the comparison means something
+    expect(err).toBeLessThan(1e-3);
+  }
+});
+
+gpuTest('narrow 1x1 conv (<= 32 output channels): CPU reference with bias, activations, residual before/after, batches', async ({ device, own }) => {
+  const r = rng(21);
+  const rand = (n: number, s = 1) => Float32Array.from({ length: n }, () => (r() * 2 - 1) * s);
+  for (const [n, cin, cout, h, w, activation, order, withSkip] of [
+    [1, 16, 3, 8, 6, 'sigmoid', 'after', false],
+    [2, 16, 16, 4, 4, 'gelu', 'after', true],
+    [1, 64, 32, 2, 6, 'relu', 'before', true],
+    [1, 5, 1, 1, 4, 'none', 'after', false],
+  ] as const) {
+    const weight = rand(cout * cin, 0.5);
+    const bias = rand(cout, 0.1);
+    const x = { data: rand(n * cin * h * w), shape: [n, cin, h, w] as const };
+    const skip = withSkip ? { data: rand(n * cout * h * w), shape: [n, cout, h, w] as const } : undefined;
+    const conv = own(new NarrowConv2d(device, { inChannels: cin, outChannels: cout, weight, bias, activation, residualOrder: order }));
+    const xt = own(tensorFrom(device, x.data, x.shape));
+    const st = skip ? own(tensorFrom(device, skip.data, skip.shape)) : undefined;
+    const y = own(emptyTensor(device, [n, cout, h, w]));
+    const encoder = device.createCommandEncoder();
+    conv.encode(encoder, xt, y, { skip: st });
+    device.queue.submit([encoder.finish()]);
+    const want = nnRef.conv2d(x, weight, bias, cout, 1, { activation, skip, residualOrder: order });
+    const err = maxAbs(await readTensor(device, y), want.data);
+    expect(err, `${cin}->${cout} ${activation}`).toBeLessThan(1e-5);
+  }
+  expect(() => new NarrowConv2d(device, { inChannels: 4, outChannels: 33, weight: new Float32Array(132) })).toThrow(/1\.\.32 output channels/);
+});
+
+gpuTest('view kernel: panels are the student, teacher and |difference| x gain, nearest-scaled and letterboxed (CPU reference)', async ({ device, own }) => {
+  const weights = readNelfWeights(await bytes('../fixtures/nelf/small/small.safetensors'), 'small.safetensors');
+  const renderer = own(new NelfRenderer(device));
+  renderer.setModel(new MobileR2L(device, weights.tensors));
+  renderer.setPose({ c2w: spherePose(0.7, 0.4), focal: focalFromAngle(16), width: 16, height: 16 });
+  for (const [mode, ow, oh] of [
+    ['all', 100, 40],
+    ['split', 20, 50],
+    ['diff', 24, 16],
+  ] as const) {
+    renderer.mode = mode;
+    const tex = own(device.createTexture({ size: { width: ow, height: oh }, format: 'rgba8unorm', usage: GPUTextureUsage.STORAGE_BINDING | GPUTextureUsage.COPY_SRC }));
+    const encoder = device.createCommandEncoder();
+    renderer.encode(encoder, tex);
+    device.queue.submit([encoder.finish()]);
+    const img = await readTexture(device, tex);
+    const s = await readTensor(device, renderer.student!);
+    const t = await readTensor(device, renderer.teacher!);
+    const panels = { all: [0, 1, 2], split: [0, 1], diff: [2] }[mode];
+    const lay = viewLayout(panels.length, 16, 16, ow, oh);
+    let worst = 0;
+    for (let y = 0; y < oh; y++) {
+      for (let x = 0; x < ow; x++) {
+        let want = [0.07, 0.08, 0.1];
+        const px = x - lay.offX;
+        const py = y - lay.offY;
+        if (px >= 0 && py >= 0) {
+          const panel = lay.vertical ? Math.floor(py / lay.panelH) : Math.floor(px / lay.panelW);
+          const lx = lay.vertical ? px : px % lay.panelW;
+          const ly = lay.vertical ? py % lay.panelH : py;
+          if (panel < panels.length && lx < lay.panelW && ly < lay.panelH) {
+            const i = Math.min(15, Math.floor((ly * 16) / lay.panelH)) * 16 + Math.min(15, Math.floor((lx * 16) / lay.panelW));
+            const kind = panels[panel];
+            want = [0, 1, 2].map((c) => (kind === 0 ? s[c * 256 + i] : kind === 1 ? t[c * 256 + i] : Math.min(1, Math.abs(s[c * 256 + i] - t[c * 256 + i]) * renderer.diffGain)));
+          }
+        }
+        for (let c = 0; c < 3; c++) worst = Math.max(worst, Math.abs(img.data[(y * ow + x) * 4 + c] - want[c] * 255));
+      }
+    }
+    expect(worst, mode).toBeLessThanOrEqual(1);
+  }
 });

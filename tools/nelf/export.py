@@ -12,6 +12,8 @@
       -> torch.save({global_step, best_psnr, best_psnr_step, network_fn_state_dict,
                      optimizer_state_dict, scaler, network_fn}) ; network_fn is the pickled
          mobile_r2l.R2L module (unpickling needs tools/nelf on sys.path); not shipped.
+  # ONNX export of the shipped weights (the benchmark's onnxruntime-web peer):
+  /usr/bin/python3 tools/nelf/export.py --onnx public/models/nelf/default.onnx
 """
 import argparse
 import json
@@ -72,7 +74,8 @@ def main():
     ap.add_argument('--out-size', type=int, default=128)
     ap.add_argument('--note', default='', help='free text stored in the metadata (e.g. early stop)')
     ap.add_argument('--checkpoint', help='write an official-layout training checkpoint here')
-    ap.add_argument('--safetensors', default=None, help='source for --checkpoint (default --out)')
+    ap.add_argument('--safetensors', default=None, help='source for --checkpoint / --onnx (default --out)')
+    ap.add_argument('--onnx', help='write an ONNX export (opset 17, H and W dynamic) of the shipped weights here')
     a = ap.parse_args()
     torch.set_num_threads(1)
 
@@ -152,6 +155,16 @@ def main():
         model, meta = load_model(a.safetensors or a.out)
         write_checkpoint(model, meta, a.checkpoint)
         print(f'wrote {a.checkpoint} ({os.path.getsize(a.checkpoint)} bytes)')
+
+    if a.onnx:
+        # The benchmark's peer input: onnxruntime-web runs this beside our kernels. Eval mode, so
+        # BatchNorm is folded into the convs by the exporter, as the official export_onnx() does.
+        model, meta = load_model(a.safetensors or a.out)
+        h, w = int(meta['input_height']), int(meta['input_width'])
+        x = torch.zeros(1, model.input_dim, h, w)
+        torch.onnx.export(model, x, a.onnx, input_names=['input'], output_names=['output'], opset_version=17,
+                          dynamic_axes={'input': {2: 'h', 3: 'w'}, 'output': {2: 'H', 3: 'W'}})
+        print(f'wrote {a.onnx} ({os.path.getsize(a.onnx)} bytes)')
 
 
 if __name__ == '__main__':

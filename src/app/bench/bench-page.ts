@@ -5,12 +5,13 @@ import '../../ui/progress-bar.ts';
 import { ratioOf, toMarkdown, type BenchReport, type BenchSuite } from './harness.ts';
 import { gaussiansBench } from './gaussians-bench.ts';
 import { ngpBench } from './ngp-bench.ts';
+import { nelfBench } from './nelf-bench.ts';
 import { sortBench } from './sort-bench.ts';
 import { splatBench } from './splat-bench.ts';
 import { tryonBench } from './tryon-bench.ts';
 
 /** Every benchmark suite; `npm run bench` runs the same list headless. */
-export const SUITES: BenchSuite[] = [sortBench, gaussiansBench, splatBench, ngpBench, tryonBench];
+export const SUITES: BenchSuite[] = [sortBench, gaussiansBench, splatBench, ngpBench, nelfBench, tryonBench];
 
 /**
  * #/bench: runs the suite's benchmarks on this browser and GPU, ours beside the peers,

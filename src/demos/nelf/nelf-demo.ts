@@ -68,6 +68,8 @@ export class NelfDemo extends DemoElement {
       this.defaultBytes = new Uint8Array(await model.arrayBuffer());
       if (poses.ok) this.heldout = ((await poses.json()) as { poses: HeldoutPose[] }).poses;
     }
+    // Torn down while fetching (route left, device lost): make nothing the teardown would miss.
+    if (this.device !== device) return;
     const weights = readNelfWeights(this.defaultBytes, 'default.safetensors');
     const renderer = new NelfRenderer(device);
     try {
@@ -75,7 +77,7 @@ export class NelfDemo extends DemoElement {
       const m = weights.metadata;
       this.cameraAngleX = model.config.cameraAngleX;
       if (!this.res && model.config.inputSize) this.res = { width: model.config.inputSize[1] * model.config.upscale, height: model.config.inputSize[0] * model.config.upscale };
-      this.applyModel(renderer, model, `Default model: a ${model.config.netdepth}-layer, width-${model.config.width} MobileR2L (${(model.config.params / 1000).toFixed(0)}k parameters) distilled by this project from its own procedural teacher (three spheres, a box, a checkered disc), ${m.heldout_psnr ?? '?'} dB PSNR on held-out poses. Not one of the paper's scenes: MobileR2L publishes no weights.`);
+      this.applyModel(renderer, model, `Default model: a ${model.config.netdepth}-layer, width-${model.config.width} MobileR2L (${(model.config.params / 1000).toFixed(0)}k parameters) distilled by this project from its own procedural teacher (three spheres, a box, a checkered disc), ${m.heldout_psnr ?? '?'} dB PSNR on held-out poses. Not one of the paper's scenes: MobileR2L publishes no weights.`, `default (distilled here, D${model.config.netdepth} W${model.config.width})`);
     } catch (e) {
       renderer.destroy();
       throw e;
@@ -88,7 +90,7 @@ export class NelfDemo extends DemoElement {
   }
 
   /** Installs `model` on `renderer`, fitting the output size to its upscale factor. */
-  private applyModel(renderer: NelfRenderer, model: MobileR2L, label: string): void {
+  private applyModel(renderer: NelfRenderer, model: MobileR2L, label: string, short: string): void {
     const u = model.config.upscale;
     let res = this.res ?? { width: 16 * u, height: 16 * u };
     if (res.width % u || res.height % u) res = { width: Math.max(u, Math.round(res.width / u) * u), height: Math.max(u, Math.round(res.height / u) * u) };
@@ -100,7 +102,7 @@ export class NelfDemo extends DemoElement {
     this.res = res;
     this.modelLabel = label;
     const gmac = model.macs(res.height / u, res.width / u) / 1e9;
-    this.stats = { ...this.stats, model: label, params: model.config.params, gmac, resolution: `${res.width / u}x${res.height / u} -> ${res.width}x${res.height}`, psnr: null };
+    this.stats = { ...this.stats, model: short, params: model.config.params, gmac, resolution: `${res.width / u}x${res.height / u} -> ${res.width}x${res.height}`, psnr: null };
   }
 
   private framePose(res = this.res!): FramePose {
@@ -136,8 +138,10 @@ export class NelfDemo extends DemoElement {
     const r = this.renderer;
     if (!r) return;
     r.encode(encoder, output, frame.profiler);
+    // A new object each frame: the stats overlay re-renders on identity.
+    this.stats = { ...this.stats };
     frame.afterSubmit(() => void r.afterSubmit().then(() => {
-      if (this.renderer === r) this.stats.psnr = r.psnr;
+      if (this.renderer === r) this.stats.psnr = r.currentPsnr;
     }));
   }
 
@@ -152,7 +156,8 @@ export class NelfDemo extends DemoElement {
     const model = new MobileR2L(device, weights.tensors, weights.metadata, { precision: 'auto' });
     try {
       const c = model.config;
-      this.applyModel(renderer, model, `${name}: ${weights.source}; MobileR2L depth ${c.netdepth}, width ${c.width}, ${c.samples} samples, ${c.upscale}x upsampling (${c.dataset}), ${(c.params / 1e6).toFixed(2)}M parameters`);
+      const what = `MobileR2L depth ${c.netdepth}, width ${c.width}`;
+      this.applyModel(renderer, model, `${name}: ${weights.source}; ${what}, ${c.samples} samples, ${c.upscale}x upsampling (${c.dataset}), ${(c.params / 1e6).toFixed(2)}M parameters`, `${name}: ${weights.source}; ${what}`);
     } catch (e) {
       model.destroy();
       throw e;

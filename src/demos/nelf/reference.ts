@@ -1,10 +1,13 @@
 /**
  * CPU references of the light-field kernels, for the kernel tests: the network input (rays,
  * samples, positional encoding; tools/nelf/rays.py) and the procedural teacher
- * (tools/nelf/teacher.py), both computed from f32-rounded inputs in f64.
+ * (tools/nelf/teacher.py), both computed from f32-rounded inputs in f64, and the whole network
+ * with BatchNorm unfolded (model/R2L.py).
  */
+import * as ref from '../../nn/reference.ts';
 import type { Mat4 } from './camera.ts';
 import type { RayParams } from './network.ts';
+import type { R2LConfig } from './weights.ts';
 
 const f32 = Math.fround;
 
@@ -145,4 +148,32 @@ export function teacherReference(c2w: Mat4, H: number, W: number, focal: number)
     }
   }
   return out;
+}
+
+/**
+ * The whole R2L forward pass on the CPU with unfolded BatchNorm (eval mode), from the same
+ * state dict: head, body + global skip, SR tail, sigmoid (model/R2L.py `forward`).
+ */
+export function r2lReference(tensors: Map<string, { shape: readonly number[]; toFloat32(): Float32Array }>, config: R2LConfig, input: ref.HostTensor): ref.HostTensor {
+  const w = (k: string) => tensors.get(k)!.toFloat32();
+  const act = config.activation;
+  const bn = (x: ref.HostTensor, p: string) => ref.batchNorm(x, w(`${p}.weight`), w(`${p}.bias`), w(`${p}.running_mean`), w(`${p}.running_var`));
+  const conv = (x: ref.HostTensor, p: string) => {
+    const s = tensors.get(`${p}.weight`)!.shape;
+    return ref.conv2d(x, w(`${p}.weight`), w(`${p}.bias`), s[0], s[2]);
+  };
+  const block = (x: ref.HostTensor, p: string) => {
+    const a = ref.activation(bn(conv(x, `${p}.conv_block.0`), `${p}.conv_block.1`), act);
+    return ref.add(x, bn(conv(a, `${p}.conv_block.3`), `${p}.conv_block.4`));
+  };
+  const h = ref.activation(conv(input, 'head.0'), act);
+  let x = h;
+  for (let i = 0; i < config.blocks; i++) x = block(x, `body.${i}`);
+  x = ref.add(x, h);
+  for (const t of config.tail) {
+    if (t.kind === 'block') x = block(x, `tail.${t.index}`);
+    else if (t.kind === 'up') x = ref.convTranspose2d(x, w(`tail.${t.index}.weight`), w(`tail.${t.index}.bias`), t.outC, t.kernel, { stride: t.stride, padding: t.padding });
+    else x = ref.activation(conv(x, `tail.${t.index}`), 'sigmoid');
+  }
+  return x;
 }

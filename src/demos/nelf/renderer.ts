@@ -56,7 +56,7 @@ export class NelfRenderer {
   pose: FramePose | null = null;
   mode: ViewMode = 'split';
   diffGain = 4;
-  /** Latest student-vs-teacher PSNR (dB) and MSE, one or two frames late. */
+  /** Latest student-vs-teacher PSNR (dB) and MSE, one or two frames late (possibly of an earlier pose). */
   psnr: number | null = null;
   mse: number | null = null;
   private poseSerial = 0;
@@ -160,6 +160,11 @@ export class NelfRenderer {
       this.pendingSerial = this.poseSerial;
       this.copied = true;
     }
+  }
+
+  /** The PSNR of the current pose and model, once read back (null until then). */
+  get currentPsnr(): number | null {
+    return this.readSerial === this.poseSerial ? this.psnr : null;
   }
 
   private pendingSerial = -1;

@@ -39,21 +39,21 @@ export interface OrtMlpRun {
 }
 
 /**
- * A session for `model` (ONNX bytes) on `provider`, fed `input` (f32 [n][inputs]). On WebGPU
- * the input is uploaded once into a GPU buffer of ORT's device and outputs stay on the GPU
+ * A session for `model` (ONNX bytes) on `provider`, fed `input` (f32 [n][inputs]; `dims`
+ * overrides that shape, e.g. NCHW for a conv net). On WebGPU the input is uploaded once into a GPU buffer of ORT's device and outputs stay on the GPU
  * (like ours); when that fails, CPU tensors are used (and the row says so).
  */
-export async function createOrtMlp(model: Uint8Array, provider: OrtProvider, input: Float32Array<ArrayBuffer>, n: number, inputs: number): Promise<OrtMlpRun> {
+export async function createOrtMlp(model: Uint8Array, provider: OrtProvider, input: Float32Array<ArrayBuffer>, n: number, inputs: number, dims: number[] = [n, inputs]): Promise<OrtMlpRun> {
   const ort = await loadOrt();
   if (provider === 'webgpu') {
     try {
-      return await gpuRun(ort, model, input, n, inputs);
+      return await gpuRun(ort, model, input, dims);
     } catch (e) {
       console.warn(`onnxruntime-web WebGPU with GPU tensors failed (${(e as Error).message}); using CPU tensors`);
     }
   }
   const session = await ort.InferenceSession.create(model, { executionProviders: [provider], graphOptimizationLevel: 'all' });
-  const feed = new ort.Tensor('float32', input, [n, inputs]);
+  const feed = new ort.Tensor('float32', input, dims);
   let last: Ort.Tensor | null = null;
   const run = async () => {
     const out = await session.run({ input: feed });
@@ -72,14 +72,14 @@ export async function createOrtMlp(model: Uint8Array, provider: OrtProvider, inp
   };
 }
 
-async function gpuRun(ort: OrtModule, model: Uint8Array, input: Float32Array<ArrayBuffer>, n: number, inputs: number): Promise<OrtMlpRun> {
+async function gpuRun(ort: OrtModule, model: Uint8Array, input: Float32Array<ArrayBuffer>, dims: number[]): Promise<OrtMlpRun> {
   const session = await ort.InferenceSession.create(model, { executionProviders: ['webgpu'], graphOptimizationLevel: 'all', preferredOutputLocation: 'gpu-buffer' });
   try {
     const device = await ort.env.webgpu.device;
     const buffer = device.createBuffer({ label: 'ort mlp input', size: input.byteLength, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST });
     device.queue.writeBuffer(buffer, 0, input);
     await device.queue.onSubmittedWorkDone();
-    const feed = ort.Tensor.fromGpuBuffer(buffer, { dataType: 'float32', dims: [n, inputs] });
+    const feed = ort.Tensor.fromGpuBuffer(buffer, { dataType: 'float32', dims });
     let last: Ort.Tensor | null = null;
     const run = async () => {
       last?.dispose();
