@@ -73,3 +73,56 @@ gpuTest('NeRF loss kernel: per-ray loss and d loss / d raw outputs match CPU fin
   expect(gotStats[0]).toBeCloseTo(total / (rays * 3), 5);
   expect(gotStats[2]).toBe(1);
 });
+
+// Spread/offset of the log-densities: the first case puts the mean above the threshold, the second below.
+for (const [spread, offset] of [[12, 0], [4, -2]]) {
+  gpuTest(`NeRF occupancy kernels: density EMA and bitfield at min(threshold, mean) match the CPU (log-density ${offset} +- ${spread / 2})`, async ({ device, own }) => {
+    const res = 8;
+    const cells = res ** 3;
+    const random = rng(5);
+    // Density MLP outputs, 16 per cell (log-density first), and the previous grid.
+    const dens = Float32Array.from({ length: cells * 16 }, () => (random() - 0.5) * spread + offset);
+    const previous = Float32Array.from({ length: cells }, () => random() * 0.002);
+    const threshold = 0.01;
+    const decay = 0.95;
+    const uniform = new ArrayBuffer(48);
+    new Uint32Array(uniform, 0, 4).set([0, 0, 0, res]);
+    new Float32Array(uniform, 16, 8).set([0, 0, threshold, decay, 1, 1, 1, 1]);
+    const u = own(device.createBuffer({ size: 48, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST }));
+    device.queue.writeBuffer(u, 0, uniform);
+    const raw = own(bufferFrom(device, dens));
+    const grid = own(bufferFrom(device, previous));
+    const bits = own(bufferFrom(device, new Uint32Array(cells / 32).fill(0xdeadbeef)));
+    const ema = computePipeline(device, 'nerf test', nerfWgsl, 'occupancy_ema');
+    const toBits = computePipeline(device, 'nerf test', nerfWgsl, 'occupancy_bits');
+    const group = (p: GPUComputePipeline, e: [number, GPUBuffer][]) => device.createBindGroup({ layout: p.getBindGroupLayout(0), entries: e.map(([binding, buffer]) => ({ binding, resource: { buffer } })) });
+    const encoder = device.createCommandEncoder();
+    const pass = encoder.beginComputePass();
+    pass.setPipeline(ema);
+    pass.setBindGroup(0, group(ema, [[0, u], [1, raw], [8, grid]]));
+    pass.dispatchWorkgroups(cells / 64);
+    pass.setPipeline(toBits);
+    pass.setBindGroup(0, group(toBits, [[0, u], [7, bits], [8, grid]]));
+    pass.dispatchWorkgroups(1);
+    pass.end();
+    device.queue.submit([encoder.finish()]);
+    const gotGrid = await readF32(device, grid);
+    const gotBits = new Uint32Array((await readF32(device, bits)).buffer);
+    const minStep = Math.sqrt(3) / 1024;
+    const want = Array.from(previous, (p, i) => Math.max(p * decay, Math.exp(Math.min(15, Math.max(-15, dens[i * 16]))) * minStep));
+    const mean = want.reduce((s, v) => s + v, 0) / cells;
+    const limit = Math.min(threshold, mean);
+    let occupied = 0;
+    for (let i = 0; i < cells; i++) {
+      expect(gotGrid[i]).toBeCloseTo(want[i], 5);
+      // Cells within rounding of the limit may go either way.
+      if (Math.abs(want[i] - limit) < 1e-6 * limit) continue;
+      const bit = (gotBits[i >>> 5] >>> (i & 31)) & 1;
+      expect(bit).toBe(want[i] > limit ? 1 : 0);
+      occupied += bit;
+    }
+    console.info(`occupancy: ${occupied} / ${cells} cells occupied (limit ${limit.toExponential(2)})`);
+    expect(occupied).toBeGreaterThan(0);
+    expect(occupied).toBeLessThan(cells);
+  });
+}

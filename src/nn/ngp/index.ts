@@ -30,5 +30,6 @@ export { GridEncoding, type GridEncodingOptions } from './grid-encoding.ts';
 export { type BufferLike, type EncodeTarget } from './gpu-util.ts';
 export { Loss, LossReadback, type LossBuffers, type LossSample } from './loss.ts';
 export { type MlpBackwardBuffers, type MlpKernels, type MlpOptions } from './mlp.ts';
+export { NerfNetwork, NERF_DENSITY_OUTPUTS, NERF_SH_COEFFICIENTS, type NerfNetworkOptions } from './nerf-network.ts';
 export { NgpModel, NGP_STAGES, psnrFromMse, type NgpModelOptions, type NgpStage } from './model.ts';
 export { UnfusedMlp } from './unfused-mlp.ts';

@@ -12,7 +12,9 @@
  * NeRF loss read. Training: `encodeTrainForward` -> the caller writes dL/draw into `dOutputs`
  * -> `encodeBackward` (colour MLP, density MLP, grid; three Adam steps).
  *
- * Profiler stages: 'encoding' (grid, SH and the glue kernels), 'mlp', 'loss+adam'.
+ * Profiler stages: 'encoding' (grid), 'mlp' (both MLPs, with the SH encoding and glue kernels
+ * between them in the same pass), 'loss+adam'; a training step opens 5 timed passes (plus the
+ * caller's loss), like NgpModel, so the profiler's per-frame pass budget covers many steps.
  */
 import nerfNetWgsl from '../../../shaders/ngp_nerf_network.wgsl?raw';
 import type { GpuProfiler } from '../../gpu/profiler.ts';
@@ -134,11 +136,15 @@ export class NerfNetwork {
   private forwardRows(encoder: GPUCommandEncoder, positions: BufferLike, directions: BufferLike | null, raw: BufferLike | null, n: number, train: boolean): void {
     const b = this.bufs;
     this.stage(encoder, 'encoding', (pass) => this.grid.encodeForward(pass, positions, b.features, n));
-    this.stage(encoder, 'mlp', (pass) => (train ? this.density.encodeTrainForward(pass, b.features, b.dens, n) : this.density.encodeForward(pass, b.features, b.dens, n)));
-    if (!directions || !raw) return;
-    this.stage(encoder, 'encoding', (pass) => this.glue(pass, 'assemble', { 1: b.dens, 2: directions, 3: b.rgbIn }, n));
-    this.stage(encoder, 'mlp', (pass) => (train ? this.colour.encodeTrainForward(pass, b.rgbIn, b.rgbOut, n) : this.colour.encodeForward(pass, b.rgbIn, b.rgbOut, n)));
-    this.stage(encoder, 'encoding', (pass) => this.glue(pass, 'merge', { 1: b.dens, 4: b.rgbOut, 5: raw }, n));
+    this.stage(encoder, 'mlp', (pass) => {
+      if (train) this.density.encodeTrainForward(pass, b.features, b.dens, n);
+      else this.density.encodeForward(pass, b.features, b.dens, n);
+      if (!directions || !raw) return;
+      this.glue(pass, 'assemble', { 1: b.dens, 2: directions, 3: b.rgbIn }, n);
+      if (train) this.colour.encodeTrainForward(pass, b.rgbIn, b.rgbOut, n);
+      else this.colour.encodeForward(pass, b.rgbIn, b.rgbOut, n);
+      this.glue(pass, 'merge', { 1: b.dens, 4: b.rgbOut, 5: raw }, n);
+    });
   }
 
   private chunks(n: number, fn: (row0: number, rows: number, slice: (buffer: GPUBuffer, floats: number) => BufferLike) => void): void {
@@ -172,10 +178,12 @@ export class NerfNetwork {
   /** Backward from `dOutputs` through the colour MLP, the density MLP and the grid; one Adam step each. */
   encodeBackward(encoder: GPUCommandEncoder, positions: GPUBuffer, n: number, lossScale: number): void {
     const b = this.bufs;
-    this.stage(encoder, 'encoding', (pass) => this.glue(pass, 'split_grad', { 6: this.dOutputs, 7: b.dRgbOut }, n));
-    this.stage(encoder, 'mlp', (pass) => this.colour.encodeBackward(pass, { input: b.rgbIn, output: b.rgbOut, dOutput: b.dRgbOut, dInput: b.dRgbIn }, n));
-    this.stage(encoder, 'encoding', (pass) => this.glue(pass, 'merge_grad', { 6: this.dOutputs, 8: b.dRgbIn, 9: b.dDens }, n));
-    this.stage(encoder, 'mlp', (pass) => this.density.encodeBackward(pass, { input: b.features, output: b.dens, dOutput: b.dDens, dInput: b.dFeatures }, n));
+    this.stage(encoder, 'mlp', (pass) => {
+      this.glue(pass, 'split_grad', { 6: this.dOutputs, 7: b.dRgbOut }, n);
+      this.colour.encodeBackward(pass, { input: b.rgbIn, output: b.rgbOut, dOutput: b.dRgbOut, dInput: b.dRgbIn }, n);
+      this.glue(pass, 'merge_grad', { 6: this.dOutputs, 8: b.dRgbIn, 9: b.dDens }, n);
+      this.density.encodeBackward(pass, { input: b.features, output: b.dens, dOutput: b.dDens, dInput: b.dFeatures }, n);
+    });
     this.stage(encoder, 'encoding', (pass) => this.grid.encodeBackward(pass, positions, b.dFeatures, n));
     this.stage(encoder, 'loss+adam', (pass) => {
       this.colourAdam.encodeStep(pass, this.colour.params, this.colour.grads, lossScale);
