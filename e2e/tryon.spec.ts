@@ -228,7 +228,7 @@ test('try-on: without camera permission the studio says so and keeps working', a
   const before = await snapshotPng(page);
   await page.locator('button[data-control="webcam"]').click();
   await expect(page.locator('.demo-error')).toContainText('Camera permission was denied. Photos and samples still work.');
-  expect((await stats(page)).webcam).toBe('denied');
+  await expect.poll(async () => (await stats(page)).webcam).toBe('denied');
   await page.locator('select[data-control="garment"]').selectOption('2');
   expect(await differingPixels(page, before.png, (await snapshotPng(page)).png)).toBeGreaterThan(300);
   expect(errors).toEqual([]);

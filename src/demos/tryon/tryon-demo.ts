@@ -111,7 +111,7 @@ export class TryOnDemo extends DemoElement {
     super();
     this.view = 'tryon';
     this.note = '';
-    this.webcamState = 'off';
+    this.setWebcamState('off');
     let size = { width: 192, height: 256 };
     try {
       size = parseInput(this.params.all.get('input'));
@@ -350,7 +350,6 @@ export class TryOnDemo extends DemoElement {
     )[view];
     this.display!.encode(encoder, tensor, output, mode, frame.profiler.timestamps('display'));
     this.stats.view = view;
-    this.stats.webcam = this.webcamState;
   }
 
   protected async load(blob: Blob, kind: FileKind, name: string, signal: AbortSignal): Promise<void> {
@@ -394,19 +393,24 @@ export class TryOnDemo extends DemoElement {
 
   // ---- webcam -------------------------------------------------------------------------
 
+  private setWebcamState(state: string): void {
+    this.webcamState = state;
+    this.stats.webcam = state;
+  }
+
   async startWebcam(): Promise<void> {
     if (this.stream) return;
     if (!navigator.mediaDevices?.getUserMedia) {
-      this.webcamState = 'unavailable';
+      this.setWebcamState('unavailable');
       throw new Error('This browser offers no camera access here (getUserMedia needs a secure context: https or localhost). Photos and samples still work.');
     }
-    this.webcamState = 'starting';
+    this.setWebcamState('starting');
     let stream: MediaStream;
     try {
       stream = await navigator.mediaDevices.getUserMedia({ video: { width: { ideal: 640 }, height: { ideal: 480 }, facingMode: 'user' }, audio: false });
     } catch (e) {
       const name = (e as DOMException).name;
-      this.webcamState = name === 'NotAllowedError' ? 'denied' : 'unavailable';
+      this.setWebcamState(name === 'NotAllowedError' ? 'denied' : 'unavailable');
       const why =
         name === 'NotAllowedError'
           ? 'Camera permission was denied'
@@ -424,7 +428,7 @@ export class TryOnDemo extends DemoElement {
     await video.play();
     this.stream = stream;
     this.video = video;
-    this.webcamState = 'live';
+    this.setWebcamState('live');
     this.person = { image: this.person.image, note: 'webcam (centre crop to 3:4, live)' };
     this.lastError = null;
     this.invalidate();
@@ -435,7 +439,7 @@ export class TryOnDemo extends DemoElement {
     for (const t of this.stream?.getTracks() ?? []) t.stop();
     this.stream = null;
     this.video = null;
-    if (this.webcamState === 'live' || this.webcamState === 'starting') this.webcamState = 'off';
+    if (this.webcamState === 'live' || this.webcamState === 'starting') this.setWebcamState('off');
   }
 
   private grabWebcamFrame(): void {
