@@ -1,63 +1,78 @@
 /**
- * Parity with PyTorch: the student of tools/vton/model.py (the official architecture), written
- * by torch.save in the official training layout (warp.pt: {epoch, best_fid, model, optimizer})
- * and as a raw state dict (gen.pt), with its inputs and outputs at 128x96
- * (tests/fixtures/make_dmvton_parity.py). The browser reads those very files through the
- * restricted checkpoint reader and must match in f32.
+ * Parity with PyTorch: the fixtures of tools/vton/reference.py (tests/fixtures/vton/tiny: the
+ * official student architecture of tools/vton/model.py at a narrow width, random init with
+ * randomized BatchNorm statistics, 128x96). The browser reads the very files torch.save wrote,
+ * raw state dicts and the official training layout {epoch, best_fid, model, optimizer}, through
+ * the restricted checkpoint reader, and must match the PyTorch outputs in f32.
  */
 import { expect } from 'vitest';
-import genUrl from '../fixtures/dmvton-parity/gen.pt?url';
-import ioUrl from '../fixtures/dmvton-parity/io.safetensors?url';
-import warpUrl from '../fixtures/dmvton-parity/warp.pt?url';
+import meta from '../fixtures/vton/tiny/meta.json';
 import { readStudentCheckpoint } from '../../src/demos/tryon/checkpoint.ts';
 import { DmVtonModel, loadGen, loadWarp } from '../../src/demos/tryon/model.ts';
 import { TryOnPipeline } from '../../src/demos/tryon/pipeline.ts';
-import { readSafetensors } from '../../src/formats/safetensors.ts';
 import { readTensor } from '../../src/nn/tensor.ts';
 import { gpuTest } from './harness.ts';
 
-async function bytes(url: string): Promise<Uint8Array> {
+const files = import.meta.glob('../fixtures/vton/tiny/*.{pt,bin}', { query: '?url', import: 'default', eager: true }) as Record<string, string>;
+
+async function bytes(name: string): Promise<Uint8Array> {
+  const url = files[`../fixtures/vton/tiny/${name}`];
+  expect(url, name).toBeTruthy();
   const r = await fetch(url);
-  expect(r.ok, url).toBe(true);
+  expect(r.ok, name).toBe(true);
   return new Uint8Array(await r.arrayBuffer());
 }
 
-gpuTest('DM-VTON student matches PyTorch (torch.save fixtures, 128x96): try-on, warped garment, warped edge, flow', async ({ device, own }) => {
-  const warpCk = readStudentCheckpoint(await bytes(warpUrl), 'warp.pt');
-  const genCk = readStudentCheckpoint(await bytes(genUrl), 'gen.pt');
-  expect(warpCk.parts).toEqual({ warp: '' });
-  expect(genCk.parts).toEqual({ gen: '' });
-  expect(warpCk.info).toContain('epoch 3');
-  const io = readSafetensors(await bytes(ioUrl)).tensors;
-  const t = (k: string) => io.get(k)!.toFloat32();
-  const [, , H, W] = io.get('person')!.shape;
-  expect([H, W]).toEqual([128, 96]);
-  const warp = loadWarp(device, warpCk.dict, '', 'warp.pt');
-  const gen = loadGen(device, genCk.dict, '', 'gen.pt');
-  const model = new DmVtonModel(device, warp, gen);
-  own({ destroy: () => (model.destroyOps(), warp.destroy(), gen.destroy()) });
-  const pipe = own(new TryOnPipeline(device, model, H, W));
-  pipe.setInputs({ person: t('person'), garment: t('garment'), edge: t('edge') });
-  const e = device.createCommandEncoder();
-  pipe.encode(e);
-  device.queue.submit([e.finish()]);
-  const o = pipe.outputs;
-  const errors: Record<string, number> = {};
-  for (const [name, tensor] of [['tryon', o.tryOn], ['warped_cloth', o.warpedCloth], ['warped_edge', o.warpedEdge], ['last_flow', o.flow]] as const) {
-    const got = await readTensor(device, tensor);
-    const want = t(name);
-    expect(got.length, name).toBe(want.length);
-    let m = 0;
-    for (let i = 0; i < want.length; i++) {
-      const d = Math.abs(got[i] - want[i]);
-      m = Number.isNaN(d) ? Infinity : Math.max(m, d);
-    }
-    errors[name] = m;
+async function f32(name: string): Promise<Float32Array> {
+  const b = await bytes(`${name}.bin`);
+  return new Float32Array(b.buffer, b.byteOffset, b.byteLength / 4);
+}
+
+function maxAbs(got: Float32Array, want: Float32Array): number {
+  expect(got.length).toBe(want.length);
+  let m = 0;
+  for (let i = 0; i < want.length; i++) {
+    const d = Math.abs(got[i] - want[i]);
+    m = Number.isNaN(d) ? Infinity : Math.max(m, d);
   }
-  console.info(`tryon parity vs PyTorch (tiny preset, 128x96): max abs error ${JSON.stringify(errors)}`);
-  for (const [k, v] of Object.entries(errors)) expect(v, k).toBeLessThanOrEqual(1e-3);
-  // Not a degenerate case: the flow moved the garment and the composition mixes both sources.
-  const m = t('m_composite');
-  expect(Math.max(...m)).toBeGreaterThan(0.05);
-  expect(m.filter((v) => v > 0 && v < 1).length).toBeGreaterThan(100);
-});
+  return m;
+}
+
+for (const [layout, warpFile, genFile] of [
+  ['raw state dicts', 'warp.pt', 'gen.pt'],
+  ['official training layout {model: ...}', 'warp_ckpt.pt', 'gen_ckpt.pt'],
+] as const) {
+  gpuTest(`DM-VTON student matches PyTorch at 128x96 (${layout}): try-on, warped garment and edge, flow, rendered person, mask`, async ({ device, own }) => {
+    const warpCk = readStudentCheckpoint(await bytes(warpFile), warpFile);
+    const genCk = readStudentCheckpoint(await bytes(genFile), genFile);
+    expect(warpCk.parts).toEqual({ warp: '' });
+    expect(genCk.parts).toEqual({ gen: '' });
+    const { height: H, width: W } = meta;
+    const warp = loadWarp(device, warpCk.dict, '', warpFile);
+    const gen = loadGen(device, genCk.dict, '', genFile);
+    const model = new DmVtonModel(device, warp, gen);
+    own({ destroy: () => (model.destroyOps(), warp.destroy(), gen.destroy()) });
+    const pipe = own(new TryOnPipeline(device, model, H, W));
+    pipe.setInputs({ person: await f32('person'), garment: await f32('clothes'), edge: await f32('edge') });
+    const e = device.createCommandEncoder();
+    pipe.encode(e);
+    device.queue.submit([e.finish()]);
+    const o = pipe.outputs;
+    const errors: Record<string, number> = {};
+    errors.p_tryon = maxAbs(await readTensor(device, o.tryOn), await f32('p_tryon'));
+    errors.warped_cloth = maxAbs(await readTensor(device, o.warpedCloth), await f32('warped_cloth'));
+    errors.warped_edge = maxAbs(await readTensor(device, o.warpedEdge), await f32('warped_edge'));
+    errors.last_flow = maxAbs(await readTensor(device, o.flow), await f32('last_flow'));
+    // The generator's raw output, through the pipeline's tanh / sigmoid x warped edge.
+    const g = await readTensor(device, o.gen);
+    const we = await readTensor(device, o.warpedEdge);
+    const hw = H * W;
+    errors.p_rendered = maxAbs(Float32Array.from({ length: 3 * hw }, (_, i) => Math.tanh(g[i])), await f32('p_rendered'));
+    errors.m_composite = maxAbs(Float32Array.from({ length: hw }, (_, i) => we[i] / (1 + Math.exp(-g[3 * hw + i]))), await f32('m_composite'));
+    console.info(`tryon parity vs PyTorch (${meta.description}; ${layout}): max abs error ${JSON.stringify(errors)}`);
+    for (const [k, v] of Object.entries(errors)) expect(v, k).toBeLessThanOrEqual(1e-3);
+    // Not degenerate: the mask mixes both sources somewhere.
+    const m = await f32('m_composite');
+    expect(m.filter((v) => v > 0.05 && v < 0.95).length).toBeGreaterThan(100);
+  });
+}
