@@ -25,8 +25,8 @@ import { TryOnPipeline } from './pipeline.ts';
 import { cropBox, DEFAULT_EDGE_THRESHOLD, extractEdge, rgbaToEdge, rgbaToPlanes } from './preprocess.ts';
 import { drawGarment, drawPerson, GARMENTS, PEOPLE, type RgbaImage } from './samples.ts';
 
-/** The project's demo model (trained on procedural data by the project's own script). */
-export const DEFAULT_MODEL_URL = 'models/vton/dmvton_demo.safetensors';
+/** The project's demo model (trained on procedural data by tools/vton), one fp16 safetensors file per part. */
+export const DEFAULT_MODEL_URLS = ['models/vton/warp.safetensors', 'models/vton/gen.safetensors'];
 
 /** Decoded images above this many pixels are downscaled by the decoder first. */
 const MAX_DECODE_PIXELS = 1 << 22;
@@ -275,21 +275,27 @@ export class TryOnDemo extends DemoElement {
       this.defaultModelNote = 'Started without a model (?model=none).';
       return;
     }
-    const url = new URL(DEFAULT_MODEL_URL, document.baseURI).href;
-    let response: Response;
-    try {
-      response = await fetch(url, { signal });
-    } catch {
-      this.defaultModelNote = 'The demo model could not be fetched; open the official checkpoints below.';
-      return;
+    const files: { bytes: Uint8Array; name: string }[] = [];
+    for (const path of DEFAULT_MODEL_URLS) {
+      let response: Response;
+      try {
+        response = await fetch(new URL(path, document.baseURI).href, { signal });
+      } catch {
+        this.defaultModelNote = 'The demo model could not be fetched; open the official checkpoints.';
+        return;
+      }
+      if (!response.ok) {
+        this.defaultModelNote = `No demo model is shipped with this build (${response.status} for ${path}); open the official checkpoints.`;
+        return;
+      }
+      files.push({ bytes: new Uint8Array(await response.arrayBuffer()), name: path });
     }
-    if (!response.ok) {
-      this.defaultModelNote = `No demo model is shipped with this build (${response.status} for ${DEFAULT_MODEL_URL}); open the official checkpoints below.`;
-      return;
-    }
-    const bytes = new Uint8Array(await response.arrayBuffer());
     const label = 'demo model (trained by this project on procedurally drawn people and garments, not on VITON)';
-    this.applyCheckpoint(bytes, DEFAULT_MODEL_URL, () => label);
+    try {
+      for (const f of files) this.applyCheckpoint(f.bytes, f.name, () => label);
+    } catch (e) {
+      this.defaultModelNote = `The demo model did not load (${(e as Error).message}); open the official checkpoints.`;
+    }
   }
 
   // ---- DemoElement --------------------------------------------------------------------
