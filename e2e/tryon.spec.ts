@@ -263,3 +263,24 @@ test('try-on on a phone: controls wrap, the canvas renders @phone', async ({ pag
   await expect(page.locator('button[data-control="webcam"]')).toBeVisible();
   expect(errors).toEqual([]);
 });
+
+test('try-on: after device loss the studio rebuilds with the checkpoints and inputs it had', async ({ page }) => {
+  const errors = watchErrors(page);
+  await withModel(page);
+  await page.locator('select[data-control="garment"]').selectOption('3');
+  const before = await snapshotPng(page);
+  await page.evaluate(
+    () =>
+      new Promise<void>((resolve) => {
+        const demo = document.querySelector('[data-demo]')!;
+        demo.addEventListener('demo-ready', () => resolve(), { once: true });
+        requestAnimationFrame(() => (document.querySelector('suite-app') as unknown as { gpu: { device: GPUDevice } }).gpu.device.destroy());
+      }),
+  );
+  const s = await stats(page);
+  expect(s.model.warp).toMatch(/warp\.safetensors/);
+  expect(s.model.gen).toMatch(/gen\.safetensors/);
+  expect(await differingPixels(page, before.png, (await snapshotPng(page)).png)).toBe(0);
+  expect(await page.evaluate(() => (document.querySelector('[data-demo]') as unknown as { lastError: string | null }).lastError)).toBeNull();
+  expect(errors).toEqual([]);
+});
