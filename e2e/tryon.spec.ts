@@ -284,3 +284,11 @@ test('try-on: after device loss the studio rebuilds with the checkpoints and inp
   expect(await page.evaluate(() => (document.querySelector('[data-demo]') as unknown as { lastError: string | null }).lastError)).toBeNull();
   expect(errors).toEqual([]);
 });
+
+test('try-on on a software adapter starts at 96x128 and says so', async ({ page }) => {
+  const errors = watchErrors(page);
+  await openDemo(page, '#/tryon?model=none');
+  expect(await page.evaluate(() => (document.querySelector('[data-demo]') as unknown as { stats: { input: string } }).stats.input)).toBe('96x128');
+  await expect(page.locator('.tryon-notes')).toContainText('software GPU adapter was detected');
+  expect(errors).toEqual([]);
+});

@@ -82,7 +82,10 @@ export class TryOnDemo extends DemoElement {
   declare view: TryOnView;
   declare note: string;
   declare webcamState: string;
-  readonly inputSize: { width: number; height: number };
+  /** The network's input size (`?input=WxH`; on software adapters 96x128 unless given). */
+  inputSize: { width: number; height: number };
+  private readonly sizeGiven: boolean;
+  private sizeNote = '';
 
   private warp: Part<MobileAfwm> | null = null;
   private gen: Part<MobileNetV2Unet> | null = null;
@@ -119,6 +122,7 @@ export class TryOnDemo extends DemoElement {
       queueMicrotask(() => this.fail(e as Error));
     }
     this.inputSize = size;
+    this.sizeGiven = this.params.all.has('input');
     this.personSample = Math.max(0, Math.trunc(Number(this.params.all.get('person') ?? 0)) || 0) % PEOPLE.length;
     this.garmentSample = Math.max(0, Math.trunc(Number(this.params.all.get('garment') ?? 0)) || 0) % GARMENTS.length;
     this.person = this.samplePerson(this.personSample);
@@ -300,7 +304,21 @@ export class TryOnDemo extends DemoElement {
 
   // ---- DemoElement --------------------------------------------------------------------
 
+  /** Software adapters (SwiftShader, llvmpipe) run the 34.5-GMAC network in minutes: start them at 96x128. */
+  private adaptSize(device: GPUDevice): void {
+    const info = device.adapterInfo as GPUAdapterInfo | undefined;
+    const software = !!info && (/swiftshader|llvmpipe|lavapipe/i.test(`${info.vendor} ${info.architecture} ${info.description}`) || Boolean((info as { isFallbackAdapter?: boolean }).isFallbackAdapter));
+    const samples = !this.person.source && !this.garment.source && !this.edge.uploaded && !this.stream;
+    if (this.sizeGiven || !software || !samples || this.inputSize.width !== 192) return;
+    this.inputSize = { width: 96, height: 128 };
+    this.person = this.samplePerson(this.personSample);
+    this.garment = this.sampleGarment(this.garmentSample);
+    this.edge = this.extracted();
+    this.sizeNote = 'A software GPU adapter was detected: the network runs at 96x128 (?input=192x256 for the full size).';
+  }
+
   protected async build(device: GPUDevice): Promise<void> {
+    if (!this.pipeline && !this.warpSource && !this.genSource) this.adaptSize(device);
     const { width, height } = this.inputSize;
     this.display = new TensorView(device);
     this.pipeline = new TryOnPipeline(device, null, height, width);
@@ -544,7 +562,7 @@ export class TryOnDemo extends DemoElement {
         <p>
           ${this.warp && this.gen ? nothing : html`<strong>No complete model is loaded: the canvas shows the inputs.</strong>`}
           Model: warp = ${this.warp?.label ?? 'none'}; generator = ${this.gen?.label ?? 'none'}. ${demo ? 'The demo model only knows drawn people and garments; load the official weights for photos.' : nothing}
-          ${this.defaultModelNote}
+          ${this.defaultModelNote} ${this.sizeNote}
         </p>
         <details>
           <summary>Official weights</summary>
