@@ -12,7 +12,7 @@ Losses (no VGG weights here, so no perceptual loss):
   try-on:  L1 + 0.5 * L1 of image gradients + 0.5 * (1 - SSIM) against the target render,
   warp:    L1 of the warped garment vs the known ground-truth warped garment (inside its mask)
            + L1 of the warped edge vs the ground-truth mask, also at every pyramid level (x0.5 weight),
-  flow:    0.01 * total variation of (last grid - identity).
+  flow:    0.5 * total variation of (last grid - identity).
 """
 import argparse
 import datetime
