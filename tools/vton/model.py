@@ -30,7 +30,7 @@ import torch.nn.functional as F
 # (same keys, smaller shapes) used for the demo model and the parity fixtures.
 CONFIGS = {
     'official': dict(width_mult=1.0, fpn_dim=256, flow_hidden=(128, 64, 32), gen_width=1.0),
-    'demo': dict(width_mult=0.5, fpn_dim=64, flow_hidden=(48, 32, 16), gen_width=0.5),
+    'demo': dict(width_mult=0.25, fpn_dim=32, flow_hidden=(32, 16, 16), gen_width=0.25),
     'tiny': dict(width_mult=0.125, fpn_dim=8, flow_hidden=(8, 8, 8), gen_width=0.125),
 }
 
