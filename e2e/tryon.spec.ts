@@ -228,7 +228,7 @@ test('try-on: without camera permission the studio says so and keeps working', a
   const before = await snapshotPng(page);
   await page.locator('button[data-control="webcam"]').click();
   await expect(page.locator('.demo-error')).toContainText('Camera permission was denied. Photos and samples still work.');
-  expect((await stats(page)).webcam).toBe('denied');
+  await expect.poll(async () => (await stats(page)).webcam).toBe('denied');
   await page.locator('select[data-control="garment"]').selectOption('2');
   expect(await differingPixels(page, before.png, (await snapshotPng(page)).png)).toBeGreaterThan(300);
   expect(errors).toEqual([]);
@@ -261,5 +261,34 @@ test('try-on on a phone: controls wrap, the canvas renders @phone', async ({ pag
   const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
   expect(overflow).toBeLessThanOrEqual(0);
   await expect(page.locator('button[data-control="webcam"]')).toBeVisible();
+  expect(errors).toEqual([]);
+});
+
+test('try-on: after device loss the studio rebuilds with the checkpoints and inputs it had', async ({ page }) => {
+  const errors = watchErrors(page);
+  await withModel(page);
+  await page.locator('select[data-control="garment"]').selectOption('3');
+  const before = await snapshotPng(page);
+  await page.evaluate(
+    () =>
+      new Promise<void>((resolve) => {
+        const demo = document.querySelector('[data-demo]')!;
+        demo.addEventListener('demo-ready', () => resolve(), { once: true });
+        requestAnimationFrame(() => (document.querySelector('suite-app') as unknown as { gpu: { device: GPUDevice } }).gpu.device.destroy());
+      }),
+  );
+  const s = await stats(page);
+  expect(s.model.warp).toMatch(/warp\.safetensors/);
+  expect(s.model.gen).toMatch(/gen\.safetensors/);
+  expect(await differingPixels(page, before.png, (await snapshotPng(page)).png)).toBe(0);
+  expect(await page.evaluate(() => (document.querySelector('[data-demo]') as unknown as { lastError: string | null }).lastError)).toBeNull();
+  expect(errors).toEqual([]);
+});
+
+test('try-on on a software adapter starts at 96x128 and says so', async ({ page }) => {
+  const errors = watchErrors(page);
+  await openDemo(page, '#/tryon?model=none');
+  expect(await page.evaluate(() => (document.querySelector('[data-demo]') as unknown as { stats: { input: string } }).stats.input)).toBe('96x128');
+  await expect(page.locator('.tryon-notes')).toContainText('software GPU adapter was detected');
   expect(errors).toEqual([]);
 });

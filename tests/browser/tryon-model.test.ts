@@ -220,3 +220,35 @@ gpuTest('display kernel: RGB [-1, 1] and grey views fitted into the output match
     expect(worst, `${sw}x${sh} -> ${dw}x${dh} ${mode}`).toBeLessThanOrEqual(1);
   }
 });
+
+gpuTest('fp16 safetensors holding both parts under pipeline prefixes load and match the reference on the stored values', async ({ device, own }) => {
+  const { writeSafetensors } = await import('../../src/formats/safetensors.ts');
+  const { Tensor: FileTensor, float32ToFloat16 } = await import('../../src/formats/tensor.ts');
+  const { readStudentCheckpoint } = await import('../../src/demos/tryon/checkpoint.ts');
+  const tensors = new Map<string, InstanceType<typeof FileTensor>>();
+  for (const [prefix, dict] of [['warp_model.', syntheticWarp(NARROW_WIDTHS, 31)], ['gen_model.', syntheticGen(NARROW_WIDTHS, 32)]] as const) {
+    for (const [k, t] of dict) {
+      if (k.endsWith('num_batches_tracked')) continue; // exports may drop them: optional
+      if (/smooth_layers\.[1-4]\./.test(k)) continue; // stored once
+      tensors.set(prefix + k, new FileTensor('float16', t.shape, float32ToFloat16(t.toFloat32())));
+    }
+  }
+  const ck = readStudentCheckpoint(writeSafetensors(tensors), 'demo.safetensors');
+  expect(ck.parts).toEqual({ warp: 'warp_model.', gen: 'gen_model.' });
+  expect(ck.info).toEqual(['float16']);
+  const warp = loadWarp(device, ck.dict, 'warp_model.', 'warp');
+  const gen = loadGen(device, ck.dict, 'gen_model.', 'gen');
+  const model = new DmVtonModel(device, warp, gen);
+  own({ destroy: () => (model.destroyOps(), warp.destroy(), gen.destroy()) });
+  const pipe = own(new TryOnPipeline(device, model, H, W));
+  const x = inputs(8);
+  pipe.setInputs({ person: x.person.data, garment: x.garment.data, edge: x.edge.data });
+  const e = device.createCommandEncoder();
+  pipe.encode(e);
+  device.queue.submit([e.finish()]);
+  const strip = (p: string) => new Map([...ck.dict].filter(([k]) => k.startsWith(p)).map(([k, v]) => [k.slice(p.length), v]));
+  const want = dmvtonReference(strip('warp_model.'), strip('gen_model.'), x.person, x.garment, x.edge);
+  const err = await maxAbs(device, pipe.outputs.tryOn, want.tryOn);
+  console.info(`fp16 demo-layout file: try-on max abs err ${err}`);
+  expect(err).toBeLessThan(1e-3);
+});

@@ -195,14 +195,18 @@ function applyOffset(g: GraphBuilder, off: string, h: number, w: number): string
 
 function correlation(g: GraphBuilder, first: string, second: string, h: number, w: number): string {
   const padded = g.op('Pad', [second, g.i64([0, 0, 3, 3, 0, 0, 3, 3])], { mode: 'constant' });
-  const outs: string[] = [];
+  // Concats of 7 inputs per row, then of the 7 rows: WebGPU backends bind every input as a
+  // storage buffer, and the default limit is 8 per shader stage.
+  const rows: string[] = [];
   for (let dy = -3; dy <= 3; dy++) {
+    const outs: string[] = [];
     for (let dx = -3; dx <= 3; dx++) {
       const s = g.op('Slice', [padded, g.i64([3 + dy, 3 + dx]), g.i64([3 + dy + h, 3 + dx + w]), g.i64([2, 3])]);
       outs.push(g.op('ReduceMean', [g.op('Mul', [first, s])], { axes: [1], keepdims: 1 }));
     }
+    rows.push(g.op('Concat', outs, { axis: 1 }));
   }
-  return g.op('LeakyRelu', [g.op('Concat', outs, { axis: 1 })], { alpha: { float: 0.1 } });
+  return g.op('LeakyRelu', [g.op('Concat', rows, { axis: 1 })], { alpha: { float: 0.1 } });
 }
 
 function flowHead(net: Net, x: string, key: string): string {

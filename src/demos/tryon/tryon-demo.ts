@@ -25,8 +25,8 @@ import { TryOnPipeline } from './pipeline.ts';
 import { cropBox, DEFAULT_EDGE_THRESHOLD, extractEdge, rgbaToEdge, rgbaToPlanes } from './preprocess.ts';
 import { drawGarment, drawPerson, GARMENTS, PEOPLE, type RgbaImage } from './samples.ts';
 
-/** The project's demo model (trained on procedural data by the project's own script). */
-export const DEFAULT_MODEL_URL = 'models/vton/dmvton_demo.safetensors';
+/** The project's demo model (trained on procedural data by tools/vton), one fp16 safetensors file per part. */
+export const DEFAULT_MODEL_URLS = ['models/vton/warp.safetensors', 'models/vton/gen.safetensors'];
 
 /** Decoded images above this many pixels are downscaled by the decoder first. */
 const MAX_DECODE_PIXELS = 1 << 22;
@@ -82,7 +82,10 @@ export class TryOnDemo extends DemoElement {
   declare view: TryOnView;
   declare note: string;
   declare webcamState: string;
-  readonly inputSize: { width: number; height: number };
+  /** The network's input size (`?input=WxH`; on software adapters 96x128 unless given). */
+  inputSize: { width: number; height: number };
+  private readonly sizeGiven: boolean;
+  private sizeNote = '';
 
   private warp: Part<MobileAfwm> | null = null;
   private gen: Part<MobileNetV2Unet> | null = null;
@@ -111,7 +114,7 @@ export class TryOnDemo extends DemoElement {
     super();
     this.view = 'tryon';
     this.note = '';
-    this.webcamState = 'off';
+    this.setWebcamState('off');
     let size = { width: 192, height: 256 };
     try {
       size = parseInput(this.params.all.get('input'));
@@ -119,6 +122,7 @@ export class TryOnDemo extends DemoElement {
       queueMicrotask(() => this.fail(e as Error));
     }
     this.inputSize = size;
+    this.sizeGiven = this.params.all.has('input');
     this.personSample = Math.max(0, Math.trunc(Number(this.params.all.get('person') ?? 0)) || 0) % PEOPLE.length;
     this.garmentSample = Math.max(0, Math.trunc(Number(this.params.all.get('garment') ?? 0)) || 0) % GARMENTS.length;
     this.person = this.samplePerson(this.personSample);
@@ -275,26 +279,46 @@ export class TryOnDemo extends DemoElement {
       this.defaultModelNote = 'Started without a model (?model=none).';
       return;
     }
-    const url = new URL(DEFAULT_MODEL_URL, document.baseURI).href;
-    let response: Response;
-    try {
-      response = await fetch(url, { signal });
-    } catch {
-      this.defaultModelNote = 'The demo model could not be fetched; open the official checkpoints below.';
-      return;
+    const files: { bytes: Uint8Array; name: string }[] = [];
+    for (const path of DEFAULT_MODEL_URLS) {
+      let response: Response;
+      try {
+        response = await fetch(new URL(path, document.baseURI).href, { signal });
+      } catch {
+        this.defaultModelNote = 'The demo model could not be fetched; open the official checkpoints.';
+        return;
+      }
+      if (!response.ok) {
+        this.defaultModelNote = `No demo model is shipped with this build (${response.status} for ${path}); open the official checkpoints.`;
+        return;
+      }
+      files.push({ bytes: new Uint8Array(await response.arrayBuffer()), name: path });
     }
-    if (!response.ok) {
-      this.defaultModelNote = `No demo model is shipped with this build (${response.status} for ${DEFAULT_MODEL_URL}); open the official checkpoints below.`;
-      return;
-    }
-    const bytes = new Uint8Array(await response.arrayBuffer());
     const label = 'demo model (trained by this project on procedurally drawn people and garments, not on VITON)';
-    this.applyCheckpoint(bytes, DEFAULT_MODEL_URL, () => label);
+    try {
+      for (const f of files) this.applyCheckpoint(f.bytes, f.name, () => label);
+    } catch (e) {
+      this.defaultModelNote = `The demo model did not load (${(e as Error).message}); open the official checkpoints.`;
+    }
   }
 
   // ---- DemoElement --------------------------------------------------------------------
 
+  /** Software adapters (SwiftShader, llvmpipe) run the 34.5-GMAC network in minutes: start them at 96x128. */
+  private adaptSize(device: GPUDevice): void {
+    const info = device.adapterInfo as GPUAdapterInfo | undefined;
+    const software = !!info && (/swiftshader|llvmpipe|lavapipe/i.test(`${info.vendor} ${info.architecture} ${info.description}`) || Boolean((info as { isFallbackAdapter?: boolean }).isFallbackAdapter));
+    const samples = !this.person.source && !this.garment.source && !this.edge.uploaded && !this.stream;
+    if (this.sizeGiven || !software || !samples || this.inputSize.width !== 192) return;
+    this.inputSize = { width: 96, height: 128 };
+    this.person = this.samplePerson(this.personSample);
+    this.garment = this.sampleGarment(this.garmentSample);
+    this.edge = this.extracted();
+    this.sizeNote = 'A software GPU adapter was detected: the network runs at 96x128 (?input=192x256 for the full size).';
+  }
+
   protected async build(device: GPUDevice): Promise<void> {
+    if (!this.pipeline && !this.warpSource && !this.genSource) this.adaptSize(device);
     const { width, height } = this.inputSize;
     this.display = new TensorView(device);
     this.pipeline = new TryOnPipeline(device, null, height, width);
@@ -350,7 +374,6 @@ export class TryOnDemo extends DemoElement {
     )[view];
     this.display!.encode(encoder, tensor, output, mode, frame.profiler.timestamps('display'));
     this.stats.view = view;
-    this.stats.webcam = this.webcamState;
   }
 
   protected async load(blob: Blob, kind: FileKind, name: string, signal: AbortSignal): Promise<void> {
@@ -394,19 +417,24 @@ export class TryOnDemo extends DemoElement {
 
   // ---- webcam -------------------------------------------------------------------------
 
+  private setWebcamState(state: string): void {
+    this.webcamState = state;
+    this.stats.webcam = state;
+  }
+
   async startWebcam(): Promise<void> {
     if (this.stream) return;
     if (!navigator.mediaDevices?.getUserMedia) {
-      this.webcamState = 'unavailable';
+      this.setWebcamState('unavailable');
       throw new Error('This browser offers no camera access here (getUserMedia needs a secure context: https or localhost). Photos and samples still work.');
     }
-    this.webcamState = 'starting';
+    this.setWebcamState('starting');
     let stream: MediaStream;
     try {
       stream = await navigator.mediaDevices.getUserMedia({ video: { width: { ideal: 640 }, height: { ideal: 480 }, facingMode: 'user' }, audio: false });
     } catch (e) {
       const name = (e as DOMException).name;
-      this.webcamState = name === 'NotAllowedError' ? 'denied' : 'unavailable';
+      this.setWebcamState(name === 'NotAllowedError' ? 'denied' : 'unavailable');
       const why =
         name === 'NotAllowedError'
           ? 'Camera permission was denied'
@@ -424,7 +452,7 @@ export class TryOnDemo extends DemoElement {
     await video.play();
     this.stream = stream;
     this.video = video;
-    this.webcamState = 'live';
+    this.setWebcamState('live');
     this.person = { image: this.person.image, note: 'webcam (centre crop to 3:4, live)' };
     this.lastError = null;
     this.invalidate();
@@ -435,7 +463,7 @@ export class TryOnDemo extends DemoElement {
     for (const t of this.stream?.getTracks() ?? []) t.stop();
     this.stream = null;
     this.video = null;
-    if (this.webcamState === 'live' || this.webcamState === 'starting') this.webcamState = 'off';
+    if (this.webcamState === 'live' || this.webcamState === 'starting') this.setWebcamState('off');
   }
 
   private grabWebcamFrame(): void {
@@ -534,7 +562,7 @@ export class TryOnDemo extends DemoElement {
         <p>
           ${this.warp && this.gen ? nothing : html`<strong>No complete model is loaded: the canvas shows the inputs.</strong>`}
           Model: warp = ${this.warp?.label ?? 'none'}; generator = ${this.gen?.label ?? 'none'}. ${demo ? 'The demo model only knows drawn people and garments; load the official weights for photos.' : nothing}
-          ${this.defaultModelNote}
+          ${this.defaultModelNote} ${this.sizeNote}
         </p>
         <details>
           <summary>Official weights</summary>
