@@ -1,4 +1,7 @@
 import { expect, test, type Page } from '@playwright/test';
+import { writeSafetensors } from '../src/formats/safetensors.ts';
+import { Tensor } from '../src/formats/tensor.ts';
+import { NARROW_WIDTHS, syntheticGen, syntheticWarp, type FakeTensor } from '../tests/fixtures/dmvton-synthetic.ts';
 import { openDemo, snapshotPng, watchErrors } from './util.ts';
 
 // Resource hygiene and default limits (issue: reliability suite): assets opened and closed,
@@ -63,6 +66,15 @@ interface Demo {
   settle?(page: Page, route: string): Promise<void>;
 }
 
+/** A narrow random DM-VTON student (official key names) as safetensors bytes. */
+function tryonPart(dict: Map<string, FakeTensor>): number[] {
+  const out = new Map<string, Tensor>();
+  for (const [k, t] of dict) out.set(k, k.endsWith('num_batches_tracked') ? new Tensor('int64', [], new BigInt64Array([0n])) : new Tensor('float32', t.shape, t.toFloat32()));
+  return [...writeSafetensors(out)];
+}
+const TRYON_WARP = tryonPart(syntheticWarp(NARROW_WIDTHS, 11));
+const TRYON_GEN = tryonPart(syntheticGen(NARROW_WIDTHS, 12));
+
 const NGP_SMALL = 'seed=1&size=64x48&batch=256&steps=1&log2T=12';
 
 const DEMOS: Demo[] = [
@@ -107,6 +119,18 @@ const DEMOS: Demo[] = [
     // Reopening the shipped model replaces the network each time.
     openAsset: (page) => page.evaluate(() => (document.querySelector('[data-demo]') as unknown as { open(u: string): Promise<void> }).open('models/nelf/default.safetensors')),
     defaultLimitRoutes: ['#/nelf?size=64x48&res=128x128&frames=2'],
+  },
+  {
+    name: 'tryon',
+    hash: '#/tryon?input=96x128&size=96x128&model=none',
+    assetHash: '#/tryon?input=96x128&size=96x128&model=none',
+    // A narrow student with the official key names, both parts replaced each time.
+    openAsset: async (page) => {
+      for (const [bytes, name] of [[TRYON_WARP, 'warp.safetensors'], [TRYON_GEN, 'gen.safetensors']] as const) {
+        await page.evaluate(({ bytes, name }) => (document.querySelector('[data-demo]') as unknown as { open(f: File): Promise<void> }).open(new File([new Uint8Array(bytes)], name)), { bytes, name });
+      }
+    },
+    defaultLimitRoutes: ['#/tryon?input=96x128&size=96x128&model=none&frames=2'],
   },
 ];
 
