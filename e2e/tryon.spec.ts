@@ -112,7 +112,7 @@ test('try-on: switching the garment changes the output; photos of odd sizes are 
   const errors = watchErrors(page);
   await withModel(page);
   const before = await snapshotPng(page);
-  await page.locator('select[data-control="garment"]').selectOption('1');
+  await page.locator('select[data-control="garment"]').selectOption('f1');
   const after = await snapshotPng(page);
   expect(await differingPixels(page, before.png, after.png)).toBeGreaterThan(300);
 
@@ -229,7 +229,7 @@ test('try-on: without camera permission the studio says so and keeps working', a
   await page.locator('button[data-control="webcam"]').click();
   await expect(page.locator('.demo-error')).toContainText('Camera permission was denied. Photos and samples still work.');
   await expect.poll(async () => (await stats(page)).webcam).toBe('denied');
-  await page.locator('select[data-control="garment"]').selectOption('2');
+  await page.locator('select[data-control="garment"]').selectOption('f2');
   expect(await differingPixels(page, before.png, (await snapshotPng(page)).png)).toBeGreaterThan(300);
   expect(errors).toEqual([]);
 });
@@ -267,7 +267,7 @@ test('try-on on a phone: controls wrap, the canvas renders @phone', async ({ pag
 test('try-on: after device loss the studio rebuilds with the checkpoints and inputs it had', async ({ page }) => {
   const errors = watchErrors(page);
   await withModel(page);
-  await page.locator('select[data-control="garment"]').selectOption('3');
+  await page.locator('select[data-control="garment"]').selectOption('d3');
   const before = await snapshotPng(page);
   await page.evaluate(
     () =>

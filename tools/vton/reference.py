@@ -78,7 +78,9 @@ def main():
     ap.add_argument('--seed', type=int, default=7)
     ap.add_argument('--flow-gain', type=float, default=0.1)
     ap.add_argument('--inputs', default=None, help='optional .npz with person/clothes/edge arrays [1,C,H,W]')
+    ap.add_argument('--sample-seed', type=int, default=None, help='use the procedural triplet of this seed as inputs')
     ap.add_argument('--no-ckpt', action='store_true', help='skip the wrapped {model: ...} checkpoints')
+    ap.add_argument('--no-weights', action='store_true', help='write no .pt files (with --weights: the safetensors are the source)')
     ap.add_argument('--out', required=True)
     a = ap.parse_args()
     torch.set_num_threads(1)
@@ -104,15 +106,22 @@ def main():
     model.eval()
 
     wsd, gsd = model.warp_model.state_dict(), model.gen_model.state_dict()
-    torch.save(wsd, os.path.join(a.out, 'warp.pt'))
-    torch.save(gsd, os.path.join(a.out, 'gen.pt'))
+    if a.no_weights:
+        a.no_ckpt = True
+    else:
+        torch.save(wsd, os.path.join(a.out, 'warp.pt'))
+        torch.save(gsd, os.path.join(a.out, 'gen.pt'))
     if not a.no_ckpt:
         for name, sub, sd in (('warp', model.warp_model, wsd), ('gen', model.gen_model, gsd)):
             opt = torch.optim.Adam(sub.parameters(), lr=5e-5, betas=(0.5, 0.999))
             torch.save({'epoch': 100, 'best_fid': 28.2, 'model': sd, 'optimizer': opt.state_dict()},
                        os.path.join(a.out, '%s_ckpt.pt' % name))
 
-    if a.inputs:
+    if a.sample_seed is not None:
+        import data
+        d = data.triplet(a.sample_seed, H, W)
+        person, clothes, edge = d['person'][None], d['clothes'][None], d['edge'][None]
+    elif a.inputs:
         z = np.load(a.inputs)
         person, clothes, edge = (torch.from_numpy(z[k]).float() for k in ('person', 'clothes', 'edge'))
         H, W = person.shape[2:]
@@ -135,7 +144,9 @@ def main():
         'conventions': 'NCHW little-endian float32; images in [-1,1]; edge in {0,1}; flows are absolute '
                        'sampling grids (align_corners=True normalisation), flow_level<i> = grid after the '
                        'refine step of level i (coarse->fine) before the x2 upsample; last_flow at full size',
-        'weights': {'raw': ['warp.pt', 'gen.pt'],
+        'weights': {'raw': [] if a.no_weights else ['warp.pt', 'gen.pt'],
+                    'safetensors': [os.path.basename(os.path.normpath(a.weights)) + '/warp.safetensors',
+                                    os.path.basename(os.path.normpath(a.weights)) + '/gen.safetensors'] if a.weights else [],
                     'wrapped': [] if a.no_ckpt else ['warp_ckpt.pt', 'gen_ckpt.pt']},
         'params': {'warp': sum(p.numel() for p in model.warp_model.parameters()),
                    'gen': sum(p.numel() for p in model.gen_model.parameters())},

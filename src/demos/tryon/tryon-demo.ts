@@ -28,6 +28,10 @@ import { drawGarment, drawPerson, GARMENTS, PEOPLE, type RgbaImage } from './sam
 /** The project's demo model (trained on procedural data by tools/vton), one fp16 safetensors file per part. */
 export const DEFAULT_MODEL_URLS = ['models/vton/warp.safetensors', 'models/vton/gen.safetensors'];
 
+/** Sample persons and garments (with edge masks) drawn procedurally by tools/vton/data.py. */
+const SAMPLE_DIR = 'models/vton/samples/';
+const FILE_SAMPLES = 6;
+
 /** Decoded images above this many pixels are downscaled by the decoder first. */
 const MAX_DECODE_PIXELS = 1 << 22;
 /** Smaller images cannot hold a person or a garment. */
@@ -99,8 +103,12 @@ export class TryOnDemo extends DemoElement {
   private garment: PreparedImage;
   private edge: { mask: Float32Array; note: string; uploaded: boolean };
   private edgeThreshold = DEFAULT_EDGE_THRESHOLD;
-  private personSample: number;
-  private garmentSample: number;
+  /** Chosen samples: 'fN' = file sample N of public/models/vton/samples, 'dN' = drawn sample N. */
+  private personSample: string;
+  private garmentSample: string;
+  /** Whether the file samples exist in this build (checked at the first build). */
+  private fileSamples = false;
+  private builtOnce = false;
   private dirty = true;
   private inFlight = false;
   private inferences = 0;
@@ -123,10 +131,15 @@ export class TryOnDemo extends DemoElement {
     }
     this.inputSize = size;
     this.sizeGiven = this.params.all.has('input');
-    this.personSample = Math.max(0, Math.trunc(Number(this.params.all.get('person') ?? 0)) || 0) % PEOPLE.length;
-    this.garmentSample = Math.max(0, Math.trunc(Number(this.params.all.get('garment') ?? 0)) || 0) % GARMENTS.length;
-    this.person = this.samplePerson(this.personSample);
-    this.garment = this.sampleGarment(this.garmentSample);
+    const pick = (key: string, drawn: number) => {
+      const m = /^([fd])(\d)$/.exec(this.params.all.get(key) ?? 'f0');
+      return m && (m[1] === 'f' ? +m[2] < FILE_SAMPLES : +m[2] < drawn) ? m[0] : 'f0';
+    };
+    this.personSample = pick('person', PEOPLE.length);
+    this.garmentSample = pick('garment', GARMENTS.length);
+    // Drawn stand-ins until the file samples (if any) are fetched at build.
+    this.person = this.samplePerson(this.personSample.startsWith('d') ? +this.personSample[1] : 0);
+    this.garment = this.sampleGarment(this.garmentSample.startsWith('d') ? +this.garmentSample[1] : 0);
     this.edge = this.extracted();
   }
 
@@ -311,14 +324,18 @@ export class TryOnDemo extends DemoElement {
     const samples = !this.person.source && !this.garment.source && !this.edge.uploaded && !this.stream;
     if (this.sizeGiven || !software || !samples || this.inputSize.width !== 192) return;
     this.inputSize = { width: 96, height: 128 };
-    this.person = this.samplePerson(this.personSample);
-    this.garment = this.sampleGarment(this.garmentSample);
+    this.person = this.samplePerson(this.personSample.startsWith('d') ? +this.personSample[1] : 0);
+    this.garment = this.sampleGarment(this.garmentSample.startsWith('d') ? +this.garmentSample[1] : 0);
     this.edge = this.extracted();
     this.sizeNote = 'A software GPU adapter was detected: the network runs at 96x128 (?input=192x256 for the full size).';
   }
 
   protected async build(device: GPUDevice): Promise<void> {
-    if (!this.pipeline && !this.warpSource && !this.genSource) this.adaptSize(device);
+    if (!this.builtOnce) {
+      this.builtOnce = true;
+      this.adaptSize(device);
+      await this.loadFileSamples();
+    }
     const { width, height } = this.inputSize;
     this.display = new TensorView(device);
     this.pipeline = new TryOnPipeline(device, null, height, width);
@@ -529,15 +546,17 @@ export class TryOnDemo extends DemoElement {
     return html`
       <div class="demo-toolbar tryon-toolbar">
         <label>Person
-          <select data-control="person" @change=${(e: Event) => this.pickPersonSample(+(e.target as HTMLSelectElement).value)}>
-            ${PEOPLE.map((p, i) => html`<option value=${i} ?selected=${i === this.personSample}>${p.name}</option>`)}
+          <select data-control="person" @change=${(e: Event) => void this.pickPersonSample((e.target as HTMLSelectElement).value).catch(() => undefined)}>
+            ${this.fileSamples ? Array.from({ length: FILE_SAMPLES }, (_, i) => html`<option value=${`f${i}`} ?selected=${`f${i}` === this.personSample}>Sample person ${i + 1}</option>`) : nothing}
+            ${PEOPLE.map((p, i) => html`<option value=${`d${i}`} ?selected=${`d${i}` === this.personSample}>${p.name}</option>`)}
           </select>
         </label>
         <file-drop accept="image/*" label="Person photo…" @file-chosen=${(e: CustomEvent<File>) => this.pick('person', e.detail)}></file-drop>
         <button data-control="webcam" @click=${() => (this.stream ? this.stopWebcam() : this.startWebcam().catch(() => undefined))}>${this.stream ? 'Stop webcam' : 'Webcam'}</button>
         <label>Garment
-          <select data-control="garment" @change=${(e: Event) => this.pickGarmentSample(+(e.target as HTMLSelectElement).value)}>
-            ${GARMENTS.map((g, i) => html`<option value=${i} ?selected=${i === this.garmentSample}>${g.name}</option>`)}
+          <select data-control="garment" @change=${(e: Event) => void this.pickGarmentSample((e.target as HTMLSelectElement).value).catch(() => undefined)}>
+            ${this.fileSamples ? Array.from({ length: FILE_SAMPLES }, (_, i) => html`<option value=${`f${i}`} ?selected=${`f${i}` === this.garmentSample}>Sample garment ${i + 1}</option>`) : nothing}
+            ${GARMENTS.map((g, i) => html`<option value=${`d${i}`} ?selected=${`d${i}` === this.garmentSample}>${g.name}</option>`)}
           </select>
         </label>
         <file-drop accept="image/*" label="Garment photo…" @file-chosen=${(e: CustomEvent<File>) => this.pick('garment', e.detail)}></file-drop>
@@ -575,19 +594,61 @@ export class TryOnDemo extends DemoElement {
     `;
   }
 
-  private pickPersonSample(i: number): void {
+  /** Picks a sample person ('fN' file sample, 'dN' drawn); resolves when it is uploaded. */
+  async pickPersonSample(value: string): Promise<void> {
     this.stopWebcam();
-    this.personSample = i;
-    this.person = this.samplePerson(i);
+    this.personSample = value;
+    if (value.startsWith('f')) {
+      await this.setInputs({ person: sampleUrl(`person_${value.slice(1).padStart(2, '0')}.png`) });
+      this.person.note = `Sample person ${+value.slice(1) + 1} (procedural, made by this project)`;
+      this.requestUpdate();
+      return;
+    }
+    this.person = this.samplePerson(+value.slice(1));
     this.upload({ person: true, garment: false });
   }
 
-  private pickGarmentSample(i: number): void {
-    this.garmentSample = i;
-    this.garment = this.sampleGarment(i);
+  /** Picks a sample garment with its edge mask (file samples ship one; drawn ones get it extracted). */
+  async pickGarmentSample(value: string): Promise<void> {
+    this.garmentSample = value;
+    if (value.startsWith('f')) {
+      const n = value.slice(1).padStart(2, '0');
+      await this.setInputs({ garment: sampleUrl(`garment_${n}.png`), edge: sampleUrl(`garment_${n}_edge.png`) });
+      this.garment.note = `Sample garment ${+value.slice(1) + 1} (procedural, made by this project)`;
+      this.edge.note = 'the sample garment\'s mask';
+      this.requestUpdate();
+      return;
+    }
+    this.garment = this.sampleGarment(+value.slice(1));
     this.edge = this.extracted();
     this.upload({ person: false, garment: true });
   }
+
+  /** At the first build: the shipped sample files, when this build has them and they were chosen. */
+  private async loadFileSamples(): Promise<void> {
+    try {
+      const probe = await fetch(sampleUrl('person_00.png'), { method: 'HEAD' });
+      this.fileSamples = probe.ok;
+    } catch {
+      this.fileSamples = false;
+    }
+    if (!this.fileSamples) {
+      if (this.personSample.startsWith('f')) this.personSample = 'd0';
+      if (this.garmentSample.startsWith('f')) this.garmentSample = 'd0';
+      return;
+    }
+    try {
+      if (this.personSample.startsWith('f')) await this.pickPersonSample(this.personSample);
+      if (this.garmentSample.startsWith('f')) await this.pickGarmentSample(this.garmentSample);
+    } catch {
+      // A broken sample file leaves the drawn stand-ins in place (the error is shown).
+    }
+  }
+}
+
+/** A shipped sample file (public/models/vton/samples, made by tools/vton/data.py). */
+function sampleUrl(name: string): string {
+  return new URL(`${SAMPLE_DIR}${name}`, document.baseURI).href;
 }
 
 customElements.define('tryon-demo', TryOnDemo);
