@@ -1,7 +1,5 @@
 import { expect, test, type Page } from '@playwright/test';
-import { writeSafetensors } from '../src/formats/safetensors.ts';
-import { Tensor } from '../src/formats/tensor.ts';
-import { NARROW_WIDTHS, syntheticGen, syntheticWarp, type FakeTensor } from '../tests/fixtures/dmvton-synthetic.ts';
+import { NARROW_WIDTHS, syntheticGen, syntheticSafetensors, syntheticWarp } from '../tests/fixtures/dmvton-synthetic.ts';
 import { openDemo, snapshotPng, watchErrors } from './util.ts';
 
 // Resource hygiene and default limits (issue: reliability suite): assets opened and closed,
@@ -66,14 +64,8 @@ interface Demo {
   settle?(page: Page, route: string): Promise<void>;
 }
 
-/** A narrow random DM-VTON student (official key names) as safetensors bytes. */
-function tryonPart(dict: Map<string, FakeTensor>): number[] {
-  const out = new Map<string, Tensor>();
-  for (const [k, t] of dict) out.set(k, k.endsWith('num_batches_tracked') ? new Tensor('int64', [], new BigInt64Array([0n])) : new Tensor('float32', t.shape, t.toFloat32()));
-  return [...writeSafetensors(out)];
-}
-const TRYON_WARP = tryonPart(syntheticWarp(NARROW_WIDTHS, 11));
-const TRYON_GEN = tryonPart(syntheticGen(NARROW_WIDTHS, 12));
+const TRYON_WARP = syntheticSafetensors(syntheticWarp(NARROW_WIDTHS, 11));
+const TRYON_GEN = syntheticSafetensors(syntheticGen(NARROW_WIDTHS, 12));
 
 const NGP_SMALL = 'seed=1&size=64x48&batch=256&steps=1&log2T=12';
 

@@ -1,7 +1,5 @@
 import { expect, test, type Page } from '@playwright/test';
-import { writeSafetensors } from '../src/formats/safetensors.ts';
-import { Tensor } from '../src/formats/tensor.ts';
-import { NARROW_WIDTHS, syntheticGen, syntheticWarp, type FakeTensor } from '../tests/fixtures/dmvton-synthetic.ts';
+import { NARROW_WIDTHS, syntheticGen, syntheticSafetensors, syntheticWarp } from '../tests/fixtures/dmvton-synthetic.ts';
 import { chromiumArgs, chromiumPath } from '../tools/chromium.ts';
 import { openDemo, snapshotPng, watchErrors } from './util.ts';
 
@@ -22,16 +20,8 @@ interface TryOnStats {
   view?: string;
 }
 
-function safetensors(dict: Map<string, FakeTensor>): number[] {
-  const out = new Map<string, Tensor>();
-  for (const [k, t] of dict) {
-    out.set(k, k.endsWith('num_batches_tracked') ? new Tensor('int64', [], new BigInt64Array([0n])) : new Tensor('float32', t.shape, t.toFloat32()));
-  }
-  return [...writeSafetensors(out)];
-}
-
-const WARP = safetensors(syntheticWarp(NARROW_WIDTHS, 11));
-const GEN = safetensors(syntheticGen(NARROW_WIDTHS, 12));
+const WARP = syntheticSafetensors(syntheticWarp(NARROW_WIDTHS, 11));
+const GEN = syntheticSafetensors(syntheticGen(NARROW_WIDTHS, 12));
 
 async function openBytes(page: Page, bytes: number[], name: string): Promise<string | null> {
   return page.evaluate(
@@ -190,9 +180,9 @@ test('try-on: bad checkpoints give clear errors; the previous model keeps workin
   const good = await snapshotPng(page);
   const bytesBefore = await gpuBytes(page);
   expect(bytesBefore).toBeGreaterThan(0);
-  const renamed = safetensors(new Map([...syntheticGen(NARROW_WIDTHS, 12)].map(([k, v]) => [k === 'invres3.conv.6.weight' ? 'invres3.conv.6.weights' : k, v])));
-  const missing = safetensors(new Map([...syntheticWarp(NARROW_WIDTHS, 11)].filter(([k]) => k !== 'aflow_net.netMain.2.2.bias')));
-  const foreign = safetensors(new Map([['image_features.encoders.0.0.weight', { shape: [4, 3, 3, 3], toFloat32: () => new Float32Array(108) }]]));
+  const renamed = syntheticSafetensors(new Map([...syntheticGen(NARROW_WIDTHS, 12)].map(([k, v]) => [k === 'invres3.conv.6.weight' ? 'invres3.conv.6.weights' : k, v])));
+  const missing = syntheticSafetensors(new Map([...syntheticWarp(NARROW_WIDTHS, 11)].filter(([k]) => k !== 'aflow_net.netMain.2.2.bias')));
+  const foreign = syntheticSafetensors(new Map([['image_features.encoders.0.0.weight', { shape: [4, 3, 3, 3], toFloat32: () => new Float32Array(108) }]]));
   const cases: [number[], string, RegExp][] = [
     [WARP.slice(0, Math.floor(WARP.length / 2)), 'truncated.safetensors', /truncated\.safetensors: not a readable safetensors file/],
     [renamed, 'renamed.safetensors', /no 'invres3\.conv\.6\.weight' \(missing key\)/],
