@@ -141,7 +141,11 @@ export class NelfDemo extends DemoElement {
     // A new object each frame: the stats overlay re-renders on identity.
     this.stats = { ...this.stats };
     frame.afterSubmit(() => void r.afterSubmit().then(() => {
-      if (this.renderer === r) this.stats.psnr = r.currentPsnr;
+      if (this.renderer !== r) return;
+      this.stats.psnr = r.currentPsnr;
+      // The pose changed while an older frame's error was being read back (that frame could
+      // not copy its own): draw once more so the current pose gets its PSNR.
+      if (r.currentPsnr === null && !r.readPending) this.renderOnce();
     }));
   }
 

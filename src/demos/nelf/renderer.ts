@@ -167,6 +167,11 @@ export class NelfRenderer {
     return this.readSerial === this.poseSerial ? this.psnr : null;
   }
 
+  /** A frame's error is being copied or mapped (later frames cannot copy theirs until it is done). */
+  get readPending(): boolean {
+    return this.readbackBusy || this.copied;
+  }
+
   private pendingSerial = -1;
   private copied = false;
 
