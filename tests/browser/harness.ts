@@ -6,6 +6,7 @@
 import { afterAll, test as base } from 'vitest';
 import { requestGpu } from '../../src/gpu/device.ts';
 import { withErrorScope } from '../../src/gpu/errors.ts';
+export { seededRandom as rng } from '../../src/nn/random.ts';
 
 let shared: Promise<GPUDevice> | null = null;
 
@@ -41,14 +42,3 @@ export function gpuTest(name: string, body: (f: GpuFixture) => Promise<void> | v
   }, timeout);
 }
 
-/** Deterministic PRNG (mulberry32) for test inputs. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}

@@ -1,5 +1,6 @@
 import { describe, expect, test } from 'vitest';
-import { gridHash, gridIndex, gridLayout, initMlpWeights, mlpLayout, perLevelScaleFor, seededRandom, type GridConfig, type MlpConfig } from '../../src/nn/ngp/config.ts';
+import { gridHash, gridIndex, gridLayout, initMlpWeights, mlpLayout, perLevelScaleFor, type GridConfig, type MlpConfig } from '../../src/nn/ngp/config.ts';
+import { seededRandom } from '../../src/nn/random.ts';
 import { chooseFusedBlock, fusedMlpWgsl } from '../../src/nn/ngp/fused-mlp.ts';
 import { adamReference, gridBackward, gridForward, lossReference, mlpBackward, mlpForward, shEncode4 } from '../../src/nn/ngp/reference.ts';
 

@@ -3,17 +3,7 @@ import { describe, expect, test } from 'vitest';
 import { foldBatchNorm, foldBatchNormTransposed, StateDictReader, type WeightSource } from '../../src/nn/graph.ts';
 import { gemmKernel, gemmTile } from '../../src/nn/ops/conv2d.ts';
 import * as ref from '../../src/nn/reference.ts';
-
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededRandom as rng } from '../../src/nn/random.ts';
 
 function randomArray(length: number, seed: number, scale = 1): Float32Array {
   const r = rng(seed);

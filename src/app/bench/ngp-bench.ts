@@ -1,6 +1,7 @@
 import { GpuProfiler } from '../../gpu/profiler.ts';
 import { bufferFrom, readF32 } from '../../gpu/readback.ts';
-import { Adam, FusedMlp, GridEncoding, NgpModel, UnfusedMlp, mlpLayout, perLevelScaleFor, seededRandom, type GridConfig, type MlpConfig, type MlpKernels } from '../../nn/ngp/index.ts';
+import { Adam, FusedMlp, GridEncoding, NgpModel, UnfusedMlp, mlpLayout, perLevelScaleFor, type GridConfig, type MlpConfig, type MlpKernels } from '../../nn/ngp/index.ts';
+import { seededRandom } from '../../nn/random.ts';
 import { row, type BenchContext, type BenchRow, type BenchSuite } from './harness.ts';
 import { mlpToOnnx } from './onnx-writer.ts';
 import { createOrtMlp, type OrtProvider } from './peers/onnx-mlp.ts';

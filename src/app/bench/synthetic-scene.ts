@@ -12,27 +12,16 @@
 import type { GaussianScene } from '../../formats/gaussian-scene.ts';
 import { writeInriaPly } from '../../formats/splat-ply.ts';
 import type { CameraPose } from '../../ui/orbit-controls.ts';
+import { seededRandom } from '../../nn/random.ts';
 
 /** Radius of the shell; the camera orbits at ORBIT_DISTANCE from its centre (the origin). */
 export const SHELL_RADIUS = 1;
 export const ORBIT_DISTANCE = 3.2;
 export const FOV_Y_DEG = 50;
 
-/** Deterministic uniform [0, 1) generator (mulberry32). */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** The scene in memory (activations applied, SH coefficient-major with RGB innermost). */
 export function syntheticScene(count: number, seed = 1): GaussianScene {
-  const rand = mulberry32(seed);
+  const rand = seededRandom(seed);
   const normal = () => {
     const u = 1 - rand();
     return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * rand());

@@ -12,6 +12,7 @@
  */
 import { SH_C0, type GaussianScene } from '../../formats/gaussian-scene.ts';
 import { factorYang, movingCovariance } from './four-d.ts';
+import { seededRandom } from '../../nn/random.ts';
 
 export const PERIOD = 4;
 const KEY_DT = 0.1;
@@ -45,16 +46,6 @@ interface Patch {
   sigmaT: number;
 }
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 const cross = (a: Vec3, b: Vec3): Vec3 => [a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2], a[0] * b[1] - a[1] * b[0]];
 const normalise = (a: Vec3): Vec3 => {
   const n = Math.hypot(a[0], a[1], a[2]) || 1;
@@ -86,7 +77,7 @@ const HSL = (h: number, s: number, l: number): Vec3 => {
 };
 
 export function generateDefaultScene(options: DefaultSceneOptions = {}): GaussianScene {
-  const random = mulberry32(options.seed ?? 1);
+  const random = seededRandom(options.seed ?? 1);
   const torusSamples = options.torusSamples ?? 4000;
   const sphereSamples = options.sphereSamples ?? 600;
   const groundSamples = options.groundSamples ?? 24000;

@@ -8,7 +8,8 @@
 import { html } from 'lit';
 import { IMAGE_KINDS, type FileKind } from '../../formats/sniff.ts';
 import { bufferFrom } from '../../gpu/readback.ts';
-import { perLevelScaleFor, seededRandom } from '../../nn/ngp/config.ts';
+import { perLevelScaleFor } from '../../nn/ngp/config.ts';
+import { seededRandom } from '../../nn/random.ts';
 import { storageBuffer } from '../../nn/ngp/gpu-util.ts';
 import { psnrFromMse } from '../../nn/ngp/model.ts';
 import { decodePool } from '../../workers/pool.ts';

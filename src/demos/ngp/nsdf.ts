@@ -20,7 +20,8 @@ import { findProperty, readPly, readPlyColumns, readPlyList, requireElement, req
 import type { FileKind } from '../../formats/sniff.ts';
 import type { GpuProfiler } from '../../gpu/profiler.ts';
 import { computePipeline, workgroups } from '../../gpu/shader.ts';
-import { perLevelScaleFor, seededRandom } from '../../nn/ngp/config.ts';
+import { perLevelScaleFor } from '../../nn/ngp/config.ts';
+import { seededRandom } from '../../nn/random.ts';
 import { storageBuffer } from '../../nn/ngp/gpu-util.ts';
 import type { CameraPose } from '../../ui/orbit-controls.ts';
 import { defaultLog2T, cameraBlock, Display, intParam, orbitPose, renderSize, TrainingStats, type AppFrame, type AppSettings, type NgpApp } from './common.ts';

@@ -7,7 +7,8 @@
 import { html } from 'lit';
 import type { FileKind } from '../../formats/sniff.ts';
 import type { GpuProfiler } from '../../gpu/profiler.ts';
-import { perLevelScaleFor, seededRandom } from '../../nn/ngp/config.ts';
+import { perLevelScaleFor } from '../../nn/ngp/config.ts';
+import { seededRandom } from '../../nn/random.ts';
 import { storageBuffer } from '../../nn/ngp/gpu-util.ts';
 import type { CameraPose } from '../../ui/orbit-controls.ts';
 import { defaultLog2T, intParam, orbitPose, renderSize, TrainingStats, type AppFrame, type AppSettings, type NgpApp } from './common.ts';

@@ -4,6 +4,8 @@
  * at hand. `OFFICIAL_WIDTHS` reproduces the shapes of the official checkpoints (checked against
  * the measured key lists in tests/fixtures/dmvton-keys/).
  */
+import { seededRandom } from '../../nn/random.ts';
+
 export interface Widths {
   /** Multiplier on every MobileNetV2 channel count. */
   mult: number;
@@ -23,23 +25,12 @@ export interface FakeTensor {
   toFloat32(): Float32Array;
 }
 
-function mulberry(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 class Builder {
   readonly dict = new Map<string, FakeTensor>();
   private readonly rand: () => number;
 
   constructor(seed: number) {
-    this.rand = mulberry(seed);
+    this.rand = seededRandom(seed);
   }
 
   put(key: string, shape: number[], fill: (r: () => number, fanIn: number) => number): void {

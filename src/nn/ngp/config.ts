@@ -23,6 +23,7 @@
  *   `nn.Linear.weight`), offsets in `MlpLayout.layers[i].offset`; padded rows/columns are zero;
  * - inputs f32 `[N][inputPadded]`, outputs f32 `[N][outputPadded]` (after the output activation).
  */
+import { seededRandom } from '../random.ts';
 
 export type Interpolation = 'linear' | 'smoothstep';
 
@@ -193,18 +194,6 @@ export function mlpLayout(config: MlpConfig): MlpLayout {
     offset += widths[i] * widths[i + 1];
   }
   return { inputPadded, outputPadded, layers, paramCount: offset };
-}
-
-/** mulberry32: the seeded RNG of every initialiser here (same generator as the tests). */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /**
