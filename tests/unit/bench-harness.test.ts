@@ -1,5 +1,5 @@
 import { expect, test } from 'vitest';
-import { median, mergeReports, ratioOf, row, toMarkdown, type BenchRow } from '../../src/app/bench/harness.ts';
+import { adaptiveSample, median, mergeReports, ratioOf, row, toMarkdown, type BenchRow } from '../../src/app/bench/harness.ts';
 
 test('median of odd and even samples', () => {
   expect(median([3, 1, 2])).toBe(2);
@@ -31,4 +31,22 @@ test('a partial run replaces the suites it ran and keeps the others with their d
   expect(toMarkdown(merged)).toContain('Run d1');
   // Another browser's results never mix with these.
   expect(mergeReports({ ...earlier, userAgent: 'other' }, { ...setup, date: 'd2', rows: [r('splats', 3)] }).rows).toHaveLength(1);
+});
+
+test('adaptiveSample: one unmeasured warm-up, then reps within the bounds the budget allows', async () => {
+  const signal = new AbortController().signal;
+  let calls = 0;
+  const fn = async () => {
+    calls++;
+    await new Promise((r) => setTimeout(r, 2));
+  };
+  const roomy = await adaptiveSample(fn, signal, { budgetMs: 60_000, minReps: 2, maxReps: 5 });
+  expect([roomy.samples.length, calls]).toEqual([5, 6]);
+  calls = 0;
+  const tight = await adaptiveSample(fn, signal, { budgetMs: 0, minReps: 3, maxReps: 9 });
+  expect([tight.samples.length, calls]).toEqual([3, 4]);
+  // A warm-up slower than slowMs takes one rep fewer than minReps.
+  const slow = await adaptiveSample(fn, signal, { budgetMs: 0, minReps: 3, maxReps: 9, slowMs: 0 });
+  expect(slow.samples.length).toBe(2);
+  expect(slow.warmMs).toBeGreaterThan(0);
 });

@@ -55,6 +55,32 @@ export function mergeReports(earlier: BenchReport | null, latest: BenchReport): 
   return { ...latest, rows: [...kept, ...latest.rows], suiteDates: dates };
 }
 
+export interface AdaptiveOptions {
+  /** Wall-clock budget of the timed reps (their count adapts to the warm-up time). */
+  budgetMs: number;
+  minReps: number;
+  maxReps: number;
+  /** A warm-up slower than this takes one rep fewer than minReps (at least 1). */
+  slowMs?: number;
+}
+
+/** Times `fn` after one unmeasured warm-up: as many reps as fit the budget, within the bounds. */
+export async function adaptiveSample(fn: () => Promise<void>, signal: AbortSignal, o: AdaptiveOptions): Promise<{ samples: number[]; warmMs: number }> {
+  const t0 = performance.now();
+  await fn(); // warm-up: pipelines, first allocations, sessions' first run
+  const warmMs = performance.now() - t0;
+  const minReps = Math.max(1, warmMs > (o.slowMs ?? Infinity) ? o.minReps - 1 : o.minReps);
+  const reps = Math.max(minReps, Math.min(o.maxReps, Math.floor(o.budgetMs / Math.max(1, warmMs))));
+  const samples: number[] = [];
+  for (let i = 0; i < reps; i++) {
+    signal.throwIfAborted();
+    const start = performance.now();
+    await fn();
+    samples.push(performance.now() - start);
+  }
+  return { samples, warmMs };
+}
+
 /** Runs `fn` `warmup` times unmeasured, then `reps` times; returns the samples in ms. */
 export async function sample(fn: () => Promise<void> | void, reps: number, warmup = 1, signal?: AbortSignal): Promise<number[]> {
   for (let i = 0; i < warmup; i++) await fn();

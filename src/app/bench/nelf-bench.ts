@@ -5,7 +5,7 @@ import { Tensor as FileTensor } from '../../formats/tensor.ts';
 import { focalFromAngle, spherePose } from '../../demos/nelf/camera.ts';
 import { MobileR2L, RayEncoder } from '../../demos/nelf/network.ts';
 import { readNelfWeights } from '../../demos/nelf/weights.ts';
-import { row, type BenchContext, type BenchRow, type BenchSuite } from './harness.ts';
+import { adaptiveSample, row, type BenchContext, type BenchRow, type BenchSuite } from './harness.ts';
 import { createOrtMlp, type OrtProvider } from './peers/onnx-mlp.ts';
 
 /**
@@ -20,22 +20,8 @@ import { createOrtMlp, type OrtProvider } from './peers/onnx-mlp.ts';
  * (random weights; no public checkpoint exists) runs ours only, reporting its GMAC.
  */
 const SUITE = 'nelf';
-const SAMPLE_BUDGET_MS = 6000;
-
-async function adaptiveSample(fn: () => Promise<void>, signal: AbortSignal): Promise<number[]> {
-  const t0 = performance.now();
-  await fn(); // warm-up: pipelines, first allocations
-  const first = performance.now() - t0;
-  const reps = Math.max(2, Math.min(10, Math.floor(SAMPLE_BUDGET_MS / Math.max(first, 1))));
-  const out: number[] = [];
-  for (let i = 0; i < reps; i++) {
-    signal.throwIfAborted();
-    const s = performance.now();
-    await fn();
-    out.push(performance.now() - s);
-  }
-  return out;
-}
+/** Reps adapt to the warm-up time within a 6 s budget. */
+const SAMPLING = { budgetMs: 6000, minReps: 2, maxReps: 10 };
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -60,7 +46,7 @@ async function ours(ctx: BenchContext, model: MobileR2L, input: Tensor, caseName
   const profiler = new GpuProfiler(device, 1);
   let last: Tensor | null = null;
   try {
-    const samples = await adaptiveSample(async () => {
+    const { samples } = await adaptiveSample(async () => {
       last?.destroy();
       const encoder = device.createCommandEncoder();
       const rec = new StageRecorder(encoder, profiler);
@@ -70,7 +56,7 @@ async function ours(ctx: BenchContext, model: MobileR2L, input: Tensor, caseName
       device.queue.submit([encoder.finish()]);
       after();
       await device.queue.onSubmittedWorkDone();
-    }, ctx.signal);
+    }, ctx.signal, SAMPLING);
     await sleep(30);
     const stages = Object.entries(profiler.stages);
     const gpuMs = profiler.hasTimestamps && stages.length ? stages.reduce((s, [, v]) => s + v, 0) : undefined;
@@ -106,7 +92,7 @@ async function ortCase(ctx: BenchContext, onnx: Uint8Array, provider: OrtProvide
   try {
     session = await createOrtMlp(onnx, provider, input, 1, dims[1], dims);
     const s = session;
-    const samples = await adaptiveSample(() => s.run(), ctx.signal);
+    const { samples } = await adaptiveSample(() => s.run(), ctx.signal, SAMPLING);
     const err = maxAbs(await s.output(), reference);
     return row(SUITE, caseName, impl, false, samples, { note: `same weights (ONNX export from PyTorch), ${s.io} tensors; max abs diff vs ours ${err.toExponential(1)}` });
   } catch (e) {

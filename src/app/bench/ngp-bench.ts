@@ -2,7 +2,7 @@ import { GpuProfiler } from '../../gpu/profiler.ts';
 import { bufferFrom, readF32 } from '../../gpu/readback.ts';
 import { Adam, FusedMlp, GridEncoding, NgpModel, UnfusedMlp, mlpLayout, perLevelScaleFor, type GridConfig, type MlpConfig, type MlpKernels } from '../../nn/ngp/index.ts';
 import { seededRandom } from '../../nn/random.ts';
-import { row, type BenchContext, type BenchRow, type BenchSuite } from './harness.ts';
+import { adaptiveSample, row, type BenchContext, type BenchRow, type BenchSuite } from './harness.ts';
 import { mlpToOnnx } from './onnx-writer.ts';
 import { createOrtMlp, type OrtProvider } from './peers/onnx-mlp.ts';
 
@@ -16,8 +16,8 @@ import { createOrtMlp, type OrtProvider } from './peers/onnx-mlp.ts';
  * `session.run` until its device is idle, never session creation.
  */
 const SUITE = 'ngp';
-/** Wall-clock budget of one implementation's measurement (reps adapt to the warm-up time). */
-const SAMPLE_BUDGET_MS = 6000;
+/** One implementation's measurement: reps adapt to the warm-up time within a 6 s budget. */
+const SAMPLING = { budgetMs: 6000, minReps: 3, maxReps: 9, slowMs: 8000 };
 /** The optional 2^18-row MLP cases run only while the suite is inside this budget. */
 const SUITE_BUDGET_MS = 6 * 60_000;
 
@@ -76,22 +76,6 @@ function message(e: unknown): string {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** Times `fn` after one warm-up run: as many reps as fit the budget, 3..9 (2 when one run is very slow). */
-async function adaptiveSample(fn: () => Promise<void>, signal: AbortSignal, budgetMs = SAMPLE_BUDGET_MS): Promise<{ samples: number[]; warmMs: number }> {
-  const t0 = performance.now();
-  await fn();
-  const warmMs = performance.now() - t0;
-  const reps = Math.max(warmMs > 8000 ? 2 : 3, Math.min(9, Math.floor(budgetMs / Math.max(1, warmMs))));
-  const samples: number[] = [];
-  for (let i = 0; i < reps; i++) {
-    signal.throwIfAborted();
-    const start = performance.now();
-    await fn();
-    samples.push(performance.now() - start);
-  }
-  return { samples, warmMs };
-}
-
 /** Records `record` into one encoder per run, submits, waits for the queue; GPU ms = all the profiler's stages. */
 async function timeGpu(
   ctx: BenchContext,
@@ -108,7 +92,7 @@ async function timeGpu(
       device.queue.submit([encoder.finish()]);
       after();
       await device.queue.onSubmittedWorkDone();
-    }, ctx.signal);
+    }, ctx.signal, SAMPLING);
     await sleep(30);
     const stages = { ...profiler.stages };
     const values = Object.values(stages);
@@ -261,7 +245,7 @@ async function ortCase(
   try {
     const session = await createOrtMlp(model, provider, input, n, inputs);
     try {
-      const { samples } = await adaptiveSample(() => session.run(), ctx.signal);
+      const { samples } = await adaptiveSample(() => session.run(), ctx.signal, SAMPLING);
       const out = await session.output();
       const check = reference ? `max |ORT - ours| ${exp(maxAbsDiff(out, reference, count))} (outputs up to ${maxAbs(reference, count).toFixed(2)})` : 'not checked (no output of ours)';
       const ms = Math.min(...samples);

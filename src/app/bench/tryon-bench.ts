@@ -5,7 +5,7 @@ import { isCpuDevice } from '../../demos/ngp/common.ts';
 import { GpuProfiler } from '../../gpu/profiler.ts';
 import { readF32 } from '../../gpu/readback.ts';
 import { dmvtonToOnnx } from './dmvton-onnx.ts';
-import { row, type BenchContext, type BenchRow, type BenchSuite } from './harness.ts';
+import { adaptiveSample, row, type BenchContext, type BenchRow, type BenchSuite } from './harness.ts';
 import ortWasmUrl from 'onnxruntime-web/ort-wasm-simd-threaded.jsep.wasm?url';
 
 /**
@@ -35,21 +35,6 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function failed(caseName: string, impl: string, ours: boolean, note: string): BenchRow {
   return { suite: SUITE, case: caseName, impl, ours, medianMs: NaN, minMs: NaN, samples: 0, note };
-}
-
-async function timed(fn: () => Promise<void>, signal: AbortSignal, budgetMs: number): Promise<number[]> {
-  const t0 = performance.now();
-  await fn(); // warm-up (pipelines, sessions' first run)
-  const warm = performance.now() - t0;
-  const reps = Math.max(warm > 20_000 ? 1 : 2, Math.min(7, Math.floor(budgetMs / Math.max(1, warm))));
-  const out: number[] = [];
-  for (let i = 0; i < reps; i++) {
-    signal.throwIfAborted();
-    const s = performance.now();
-    await fn();
-    out.push(performance.now() - s);
-  }
-  return out;
 }
 
 export const tryonBench: BenchSuite = {
@@ -99,7 +84,7 @@ export const tryonBench: BenchSuite = {
         let oursMs = 0;
         try {
           pipe.setInputs({ person, garment, edge });
-          const samples = await timed(
+          const { samples } = await adaptiveSample(
             async () => {
               const e = device.createCommandEncoder();
               pipe.encode(e, profiler);
@@ -109,7 +94,7 @@ export const tryonBench: BenchSuite = {
               await device.queue.onSubmittedWorkDone();
             },
             ctx.signal,
-            Math.min(30_000, left / 4),
+            { budgetMs: Math.min(30_000, left / 4), minReps: 2, maxReps: 7, slowMs: 20_000 },
           );
           await sleep(30);
           const stages = Object.entries(profiler.stages).map(([k, v]) => `${k} ${v.toFixed(1)}`).join(', ');
@@ -141,13 +126,13 @@ export const tryonBench: BenchSuite = {
             };
             let last: Float32Array | null = null;
             const s = session;
-            const samples = await timed(
+            const { samples } = await adaptiveSample(
               async () => {
                 const out = await s.run(feeds);
                 last = (await out.tryon.getData()) as Float32Array;
               },
               ctx.signal,
-              Math.min(30_000, remaining / 4),
+              { budgetMs: Math.min(30_000, remaining / 4), minReps: 2, maxReps: 7, slowMs: 20_000 },
             );
             let diff = 0;
             for (let i = 0; i < 3 * hw; i++) diff = Math.max(diff, Math.abs(last![i] - ours[i]));
