@@ -9,25 +9,14 @@
  * order it has meanwhile.
  */
 import * as GS3D from '@mkkellogg/gaussian-splats-3d';
-import * as THREE from 'three';
-import { abortable, makeCanvas, timedPass, Teardown, type PeerOptions, type PeerResult } from './peer-runner.ts';
+import { abortable, timedPass, Teardown, type PeerOptions, type PeerResult } from './peer-runner.ts';
+import { threeSetup } from './three-setup.ts';
 
 export async function runPeer(container: HTMLElement, plyBytes: Uint8Array, opts: PeerOptions): Promise<PeerResult> {
   const t0 = performance.now();
   const teardown = new Teardown();
   try {
-    const canvas = makeCanvas(container, opts.width, opts.height);
-    teardown.add(() => canvas.remove());
-    const renderer = new THREE.WebGLRenderer({ canvas, antialias: false, alpha: false, powerPreference: 'high-performance' });
-    teardown.add(() => {
-      renderer.dispose();
-      renderer.forceContextLoss();
-    });
-    renderer.setPixelRatio(1);
-    renderer.setSize(opts.width, opts.height, false);
-    renderer.setClearColor(0x000000, 1);
-    const first = opts.paths[0].pose(0);
-    const camera = new THREE.PerspectiveCamera(first.fovYDeg, opts.width / opts.height, 0.05, 100);
+    const { canvas, renderer, camera } = threeSetup(container, opts, teardown);
 
     const viewer = new GS3D.Viewer({
       rootElement: container,
