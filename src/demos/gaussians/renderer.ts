@@ -119,7 +119,9 @@ export class GaussianRenderer {
   private readonly drawArgs: GPUBuffer;
   /** What the splats on the GPU were last projected and sorted for. */
   private sortedScene: GpuScene | null = null;
-  private sortedInputs = '';
+  /** view (16), fx, fy, cx, cy, width, height, t (0 for static scenes), SH degree. */
+  private readonly sortedInputs = new Float64Array(24).fill(NaN);
+  private readonly frameInputs = new Float64Array(24);
   private readonly cullPipeline: GPUComputePipeline;
   private readonly projectPipeline: GPUComputePipeline;
   private readonly argsPipeline: GPUComputePipeline;
@@ -224,10 +226,12 @@ export class GaussianRenderer {
     this.writeParams(camera, t, options, scene);
     // Same scene, view, size, SH degree and (for 4D scenes) time as the frame before: the
     // sorted splats on the GPU are still exact, so only the blend runs.
-    const inputs = JSON.stringify([Array.from(camera.view), camera.fx, camera.fy, camera.cx, camera.cy, camera.width, camera.height, scene?.kind === 'static' ? 0 : t, options.shDegree]);
-    const unchanged = scene !== null && scene === this.sortedScene && inputs === this.sortedInputs;
+    const next = this.frameInputs;
+    next.set(camera.view);
+    next.set([camera.fx, camera.fy, camera.cx, camera.cy, camera.width, camera.height, scene?.kind === 'static' ? 0 : t, options.shDegree], 16);
+    const unchanged = scene !== null && scene === this.sortedScene && next.every((v, k) => v === this.sortedInputs[k]);
+    this.sortedInputs.set(next);
     this.sortedScene = scene;
-    this.sortedInputs = inputs;
     this.resorted = !unchanged;
     if (!unchanged) encoder.clearBuffer(this.counter);
     if (scene && count > 0 && !unchanged) {
