@@ -226,7 +226,8 @@ def draw_person(pp, gp, g_rgb, g_mask, H, W, shade=True):
 def triplet(seed, H=128, W=96):
     """One training example from a seed. Returns a dict of tensors in [-1,1] / {0,1}:
     person (wearing A), clothes (B flat), edge (B mask), target (person wearing B),
-    warped_gt (B warped onto the body, unshaded), warped_mask_gt, plus the no-warp baseline inputs."""
+    warped_gt (B warped onto the body, unshaded), warped_mask_gt, and grid_gt: the known sampling grid
+    person -> flat-garment frame ([2,H,W], ch0 = x, ch1 = y, align_corners=True), the flow's ground truth."""
     rng = np.random.default_rng(seed)
     pp = pose_params(rng)
     ga, gb = garment_params(rng), garment_params(rng)
@@ -236,7 +237,7 @@ def triplet(seed, H=128, W=96):
     target, wg, wm = draw_person(pp, gb, b_rgb, b_m, H, W)
     s = lambda t: t * 2 - 1  # noqa: E731
     return dict(person=s(person), clothes=s(b_rgb), edge=b_m, target=s(target),
-                warped_gt=s(wg) * wm, warped_mask_gt=wm)
+                warped_gt=s(wg) * wm, warped_mask_gt=wm, grid_gt=backward_map(pp, gb, H, W).permute(2, 0, 1))
 
 
 def batch(seeds, H=128, W=96):

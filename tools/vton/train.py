@@ -12,7 +12,9 @@ Losses (no VGG weights here, so no perceptual loss):
   try-on:  L1 + 0.5 * L1 of image gradients + 0.5 * (1 - SSIM) against the target render,
   warp:    L1 of the warped garment vs the known ground-truth warped garment (inside its mask)
            + L1 of the warped edge vs the ground-truth mask, also at every pyramid level (x0.5 weight),
-  flow:    0.5 * total variation of (last grid - identity).
+  flow:    2 * L1 of the sampling grid vs the known grid (data.backward_map) inside the true mask,
+           at the last flow and (x0.5) at every pyramid level: the deformation is known, so supervise it,
+  smooth:  0.5 * total variation of (last grid - identity).
 """
 import argparse
 import datetime
@@ -83,8 +85,11 @@ def losses(model, b):
         gp = g.permute(0, 2, 3, 1)
         wcl = F.grid_sample(cl, gp, mode='bilinear', padding_mode='border', align_corners=True)
         wed = F.grid_sample(ed, gp, mode='bilinear', padding_mode='zeros', align_corners=True)
-        ms = ms + (wcl * mg - wg).abs().mean() * 2 + (wed - mg).abs().mean()
+        gg = F.interpolate(b['grid_gt'], size=(h, w), mode='bilinear', align_corners=True)
+        ms = ms + (wcl * mg - wg).abs().mean() * 2 + (wed - mg).abs().mean() + 2 * ((g - gg).abs() * mg).mean()
     L['warp_ms'] = 0.5 * ms
+    # the deformation is known, so the flow itself is supervised inside the garment region
+    L['flow'] = 2 * ((ex['last_flow'] - b['grid_gt']).abs() * m).mean()
     d = ex['last_flow'] - identity_grid(*m.shape[:1], *m.shape[2:])
     L['tv'] = 0.01 * ((d[..., 1:, :] - d[..., :-1, :]).abs().mean() + (d[..., 1:] - d[..., :-1]).abs().mean()) * 50
     return L, (p_tryon, wc, we)
@@ -125,6 +130,8 @@ def main():
     ap.add_argument('--config', default='demo', choices=sorted(CONFIGS))
     ap.add_argument('--size', default='128x96')
     ap.add_argument("--batch", type=int, default=4)
+    ap.add_argument('--size2', default=None, help='second training size (e.g. the studio default 256x192)')
+    ap.add_argument('--every2', type=int, default=4, help='every Nth step at --size2, batch halved')
     ap.add_argument('--lr', type=float, default=1e-3)
     ap.add_argument('--steps', type=int, default=10 ** 9)
     ap.add_argument('--deadline', default=None, help='UTC HH:MM: stop and save then')
@@ -137,6 +144,7 @@ def main():
     torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
     H, W = (int(v) for v in a.size.split('x'))
+    H2, W2 = (int(v) for v in a.size2.split('x')) if a.size2 else (H, W)
     os.makedirs(a.out, exist_ok=True)
     model = DMVTON(a.config).train()
     opt = torch.optim.Adam(model.parameters(), lr=a.lr, betas=(0.9, 0.999))
@@ -165,7 +173,7 @@ def main():
         torch.save(model.gen_model.state_dict(), os.path.join(a.out, 'gen.pt'))
         torch.save({'step': step, 'optimizer': opt.state_dict(), 'cfg': model.cfg}, os.path.join(a.out, 'train_state.pt'))
 
-    step, last_save, run = 0, time.time(), {}
+    step, last_save, run, samples = 0, time.time(), {}, 0
     seed_ctr = a.seed * 1_000_000
     while step < a.steps:
         now = time.time()
@@ -177,8 +185,11 @@ def main():
             lr *= (step + 1) / 50
         for g in opt.param_groups:
             g['lr'] = lr
-        b = data.batch(range(seed_ctr, seed_ctr + a.batch), H, W)
-        seed_ctr += a.batch
+        big = a.size2 and step % a.every2 == a.every2 - 1
+        n = max(1, a.batch // 2) if big else a.batch
+        b = data.batch(range(seed_ctr, seed_ctr + n), *((H2, W2) if big else (H, W)))
+        seed_ctr += n
+        samples += n
         L, _ = losses(model, b)
         loss = sum(L.values())
         opt.zero_grad()
@@ -195,11 +206,16 @@ def main():
             save(step)
             last_save = time.time()
     save(step)
-    say('stopped at step %d (%d samples seen), %.1f min' % (step, step * a.batch, (time.time() - t0) / 60))
+    say('stopped at step %d (%d samples seen), %.1f min' % (step, samples, (time.time() - t0) / 60))
     m = evaluate(model, a.eval_n, H, W)
-    say('held-out (%d seeds from %d): %s' % (a.eval_n, EVAL_SEED, json.dumps(m)))
-    meta = dict(command=cmd, config=a.config, cfg=model.cfg, size=[H, W], batch=a.batch, steps=step,
-                samples=step * a.batch, minutes=round((time.time() - t0) / 60, 1), params=nparams,
+    say('held-out %dx%d (%d seeds from %d): %s' % (H, W, a.eval_n, EVAL_SEED, json.dumps(m)))
+    m2 = None
+    if a.size2:
+        m2 = evaluate(model, a.eval_n // 2, H2, W2)
+        say('held-out %dx%d (%d seeds from %d): %s' % (H2, W2, a.eval_n // 2, EVAL_SEED, json.dumps(m2)))
+    meta = dict(command=cmd, config=a.config, cfg=model.cfg, size=[H, W], size2=[H2, W2] if a.size2 else None,
+                every2=a.every2 if a.size2 else None, metrics2=m2, batch=a.batch, steps=step,
+                samples=samples, minutes=round((time.time() - t0) / 60, 1), params=nparams,
                 eval_seeds=[EVAL_SEED, EVAL_SEED + a.eval_n], metrics=m, torch=torch.__version__)
     with open(os.path.join(a.out, 'metrics.json'), 'w') as f:
         json.dump(meta, f, indent=1)
