@@ -243,3 +243,28 @@ export function bfloat16ToFloat32(bits: Uint16Array): Float32Array {
   for (let i = 0; i < bits.length; i++) u[i] = bits[i] << 16;
   return out;
 }
+
+/** A tensor as plain data: what crosses postMessage (structured clone drops the class). */
+export interface TensorRecord {
+  dtype: DType;
+  sourceDtype: DType;
+  shape: number[];
+  data: TensorData;
+}
+
+/** Materialises every tensor as a record; keys that alias one tensor share one array. */
+export function tensorRecords(tensors: ReadonlyMap<string, Tensor>): Map<string, TensorRecord> {
+  return new Map([...tensors].map(([k, t]) => [k, { dtype: t.dtype, sourceDtype: t.sourceDtype, shape: [...t.shape], data: t.data }]));
+}
+
+/** The tensors back from records (inverse of tensorRecords). */
+export function fromTensorRecords(records: ReadonlyMap<string, TensorRecord>): Map<string, Tensor> {
+  return new Map([...records].map(([k, r]) => [k, new Tensor(r.dtype, r.shape, r.data, r.sourceDtype)]));
+}
+
+/** The distinct buffers behind records, for a transfer list. */
+export function recordBuffers(records: ReadonlyMap<string, TensorRecord>): ArrayBuffer[] {
+  const buffers = new Set<ArrayBuffer>();
+  for (const r of records.values()) if (r.data.buffer instanceof ArrayBuffer) buffers.add(r.data.buffer);
+  return [...buffers];
+}

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, test } from 'vitest';
 import { readStudentCheckpoint } from '../../src/demos/tryon/checkpoint.ts';
+import { fromTensorRecords, recordBuffers, tensorRecords } from '../../src/formats/tensor.ts';
 import { NARROW_WIDTHS, syntheticGen, syntheticWarp, type FakeTensor } from '../fixtures/dmvton-synthetic.ts';
 import { PYTHON } from '../fixtures/torch-fixtures.ts';
 
@@ -44,6 +45,23 @@ describe('DM-VTON checkpoints written by torch.save', { timeout: 300_000 }, () =
     }
     // The five smooth_layers keys read the same values (one storage in the file).
     expect(ck.dict.get('cond_mobile.smooth_layers.3.weight')!.toFloat32()).toEqual(ck.dict.get('cond_mobile.smooth_layers.0.weight')!.toFloat32());
+  });
+
+  test('what the checkpoint worker posts back (records, structured clone with transfer) rebuilds the same tensors', () => {
+    const warp = syntheticWarp(NARROW_WIDTHS, 44);
+    const ck = readStudentCheckpoint(torchSave(warp, 'worker_warp.pt'), 'worker_warp.pt');
+    const records = tensorRecords(ck.dict);
+    const buffers = recordBuffers(records);
+    const posted = structuredClone(records, { transfer: buffers });
+    expect(buffers.every((b) => b.byteLength === 0)).toBe(true); // transferred, not copied
+    const back = fromTensorRecords(posted);
+    expect([...back.keys()]).toEqual([...ck.dict.keys()]);
+    for (const [k, t] of warp) {
+      const got = back.get(k)!;
+      expect(got.shape, k).toEqual(t.shape);
+      if (!k.endsWith('num_batches_tracked')) expect(got.toFloat32(), k).toEqual(t.toFloat32());
+    }
+    expect(back.get('cond_mobile.smooth_layers.4.bias')!.sourceDtype).toBe('float32');
   });
 
   test('a raw state dict of the generator', () => {

@@ -12,13 +12,16 @@
  */
 import { html, type TemplateResult } from 'lit';
 import type { FileKind } from '../../formats/sniff.ts';
+import { fromTensorRecords } from '../../formats/tensor.ts';
+import { WorkerPool } from '../../workers/pool.ts';
 import { DemoElement, type FrameInfo } from '../../ui/demo-base.ts';
 import { OrbitControls, type CameraPose } from '../../ui/orbit-controls.ts';
 import '../../ui/file-drop.ts';
 import { focalFromAngle, lookAt, toMat4, type Mat4 } from './camera.ts';
 import { MobileR2L } from './network.ts';
 import { NelfRenderer, VIEW_MODES, type FramePose, type ViewMode } from './renderer.ts';
-import { readNelfWeights } from './weights.ts';
+import type { NelfWeights } from './weights.ts';
+import type { WeightsWorkerApi } from './weights.worker.ts';
 
 const DEFAULT_MODEL = 'models/nelf/default.safetensors';
 const DEFAULT_POSES = 'models/nelf/poses.json';
@@ -40,7 +43,9 @@ export class NelfDemo extends DemoElement {
   declare modelLabel: string;
   private renderer: NelfRenderer | null = null;
   private orbit: OrbitControls | null = null;
-  private defaultBytes: Uint8Array | null = null;
+  /** The default model, parsed once (device-loss rebuilds reuse it). */
+  private defaultWeights: NelfWeights | null = null;
+  private weightsPool: WorkerPool<WeightsWorkerApi> | null = null;
   private heldout: HeldoutPose[] = [];
   private heldoutIndex = -1;
   private c2w: Mat4;
@@ -61,16 +66,16 @@ export class NelfDemo extends DemoElement {
   }
 
   protected async build(device: GPUDevice): Promise<void> {
-    if (!this.defaultBytes) {
+    if (!this.defaultWeights) {
       const base = document.baseURI;
       const [model, poses] = await Promise.all([fetch(new URL(DEFAULT_MODEL, base)), fetch(new URL(DEFAULT_POSES, base))]);
       if (!model.ok) throw new Error(`Could not fetch the default model ${DEFAULT_MODEL}: HTTP ${model.status}`);
-      this.defaultBytes = new Uint8Array(await model.arrayBuffer());
+      this.defaultWeights = await this.readWeights(await model.arrayBuffer(), 'default.safetensors');
       if (poses.ok) this.heldout = ((await poses.json()) as { poses: HeldoutPose[] }).poses;
     }
     // Torn down while fetching (route left, device lost): make nothing the teardown would miss.
     if (this.device !== device) return;
-    const weights = readNelfWeights(this.defaultBytes, 'default.safetensors');
+    const weights = this.defaultWeights;
     const renderer = new NelfRenderer(device);
     try {
       const model = new MobileR2L(device, weights.tensors, weights.metadata, { precision: 'auto' });
@@ -149,13 +154,24 @@ export class NelfDemo extends DemoElement {
     }));
   }
 
+  /** Parses weights in the weights worker (the page stays responsive for big checkpoints). */
+  private async readWeights(bytes: ArrayBuffer, name: string, signal?: AbortSignal): Promise<NelfWeights> {
+    this.weightsPool ??= new WorkerPool<WeightsWorkerApi>({
+      size: 1,
+      name: 'weights worker',
+      factory: () => new Worker(new URL('./weights.worker.ts', import.meta.url), { type: 'module', name: 'light field weights' }),
+    });
+    const { tensors, ...rest } = await this.weightsPool.run('read', [bytes, name], { signal, transfer: [bytes] });
+    return { ...rest, tensors: fromTensorRecords(tensors) };
+  }
+
   protected async load(blob: Blob, _kind: FileKind, name: string, signal: AbortSignal): Promise<void> {
-    const bytes = new Uint8Array(await blob.arrayBuffer());
+    this.progress = { fraction: 0.3, label: `Reading ${name}` };
+    const weights = await this.readWeights(await blob.arrayBuffer(), name, signal);
     if (signal.aborted) throw new DOMException('cancelled', 'AbortError');
-    this.progress = { fraction: 0.5, label: `Reading ${name}` };
-    const weights = readNelfWeights(bytes, name);
-    const device = this.device!;
-    const renderer = this.renderer!;
+    if (!this.device || !this.renderer) throw new Error(`${name}: the GPU device was lost while the file was read; open it again`);
+    const device = this.device;
+    const renderer = this.renderer;
     this.progress = { fraction: 0.8, label: `Building the network of ${name}` };
     const model = new MobileR2L(device, weights.tensors, weights.metadata, { precision: 'auto' });
     try {
@@ -174,6 +190,12 @@ export class NelfDemo extends DemoElement {
     this.orbit = null;
     this.renderer?.destroy();
     this.renderer = null;
+  }
+
+  override disconnectedCallback(): void {
+    super.disconnectedCallback();
+    this.weightsPool?.destroy();
+    this.weightsPool = null;
   }
 
   /** Sets the camera: c2w 4x4 row-major (Blender/NeRF), focal in output pixels, output size. */

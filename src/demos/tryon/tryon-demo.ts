@@ -16,9 +16,11 @@ import { html, nothing, type TemplateResult } from 'lit';
 import { IMAGE_KINDS, type FileKind } from '../../formats/sniff.ts';
 import { DemoElement, type FrameInfo } from '../../ui/demo-base.ts';
 import { fetchAsset } from '../../ui/fetch-asset.ts';
-import { decodePool } from '../../workers/pool.ts';
+import { fromTensorRecords } from '../../formats/tensor.ts';
+import { decodePool, WorkerPool } from '../../workers/pool.ts';
 import '../../ui/file-drop.ts';
-import { OFFICIAL_CHECKPOINT_LINKS, readStudentCheckpoint } from './checkpoint.ts';
+import { OFFICIAL_CHECKPOINT_LINKS, type StudentCheckpoint } from './checkpoint.ts';
+import type { CheckpointWorkerApi } from './checkpoint.worker.ts';
 import { TensorView } from './display.ts';
 import { DmVtonModel, loadGen, loadWarp, type MobileAfwm, type MobileNetV2Unet } from './model.ts';
 import { TryOnPipeline } from './pipeline.ts';
@@ -96,9 +98,10 @@ export class TryOnDemo extends DemoElement {
   private model: DmVtonModel | null = null;
   private pipeline: TryOnPipeline | null = null;
   private display: TensorView | null = null;
-  /** CPU copies that survive device loss: checkpoint dicts, prepared images. */
-  private warpSource: { bytes: Uint8Array; name: string; label: string } | null = null;
-  private genSource: { bytes: Uint8Array; name: string; label: string } | null = null;
+  /** CPU copies that survive device loss: parsed checkpoints, prepared images. */
+  private warpSource: { ck: StudentCheckpoint; name: string; label: string } | null = null;
+  private genSource: { ck: StudentCheckpoint; name: string; label: string } | null = null;
+  private checkpointPool: WorkerPool<CheckpointWorkerApi> | null = null;
   private person: PreparedImage;
   private garment: PreparedImage;
   private edge: { mask: Float32Array; note: string; uploaded: boolean };
@@ -257,10 +260,21 @@ export class TryOnDemo extends DemoElement {
     this.dirty = true;
   }
 
+  /** Parses a checkpoint file in the checkpoint worker (the page stays responsive for big files). */
+  private async readCheckpoint(bytes: ArrayBuffer, name: string, signal?: AbortSignal): Promise<StudentCheckpoint> {
+    this.checkpointPool ??= new WorkerPool<CheckpointWorkerApi>({
+      size: 1,
+      name: 'checkpoint worker',
+      factory: () => new Worker(new URL('./checkpoint.worker.ts', import.meta.url), { type: 'module', name: 'try-on checkpoint' }),
+    });
+    const { dict, ...rest } = await this.checkpointPool.run('read', [bytes, name], { signal, transfer: [bytes] });
+    return { ...rest, dict: fromTensorRecords(dict) };
+  }
+
   /** Builds the parts a checkpoint holds; replaces the current ones only when all succeed. */
-  private applyCheckpoint(bytes: Uint8Array, name: string, label: (part: 'warp' | 'gen') => string): string {
-    const device = this.device!;
-    const ck = readStudentCheckpoint(bytes, name);
+  private applyCheckpoint(ck: StudentCheckpoint, name: string, label: (part: 'warp' | 'gen') => string): string {
+    const device = this.device;
+    if (!device) throw new Error(`${name}: the GPU device was lost while the file was read; open it again`);
     let warp: MobileAfwm | null = null;
     let gen: MobileNetV2Unet | null = null;
     try {
@@ -274,13 +288,13 @@ export class TryOnDemo extends DemoElement {
     if (warp) {
       this.warp?.module.destroy();
       this.warp = { module: warp, label: label('warp') };
-      this.warpSource = { bytes, name, label: label('warp') };
+      this.warpSource = { ck, name, label: label('warp') };
       parts.push('warp module');
     }
     if (gen) {
       this.gen?.module.destroy();
       this.gen = { module: gen, label: label('gen') };
-      this.genSource = { bytes, name, label: label('gen') };
+      this.genSource = { ck, name, label: label('gen') };
       parts.push('generator');
     }
     this.installModel();
@@ -292,7 +306,7 @@ export class TryOnDemo extends DemoElement {
       this.defaultModelNote = 'Started without a model (?model=none).';
       return;
     }
-    const files: { bytes: Uint8Array; name: string }[] = [];
+    const files: { bytes: ArrayBuffer; name: string }[] = [];
     for (const path of DEFAULT_MODEL_URLS) {
       let response: Response;
       try {
@@ -305,11 +319,12 @@ export class TryOnDemo extends DemoElement {
         this.defaultModelNote = `No demo model is shipped with this build (${response.status} for ${path}); open the official checkpoints.`;
         return;
       }
-      files.push({ bytes: new Uint8Array(await response.arrayBuffer()), name: path });
+      files.push({ bytes: await response.arrayBuffer(), name: path });
     }
     const label = 'demo model (trained by this project on procedurally drawn people and garments, not on VITON)';
     try {
-      for (const f of files) this.applyCheckpoint(f.bytes, f.name, () => label);
+      const cks = await Promise.all(files.map((f) => this.readCheckpoint(f.bytes, f.name, signal)));
+      cks.forEach((ck, i) => this.applyCheckpoint(ck, files[i].name, () => label));
     } catch (e) {
       this.defaultModelNote = `The demo model did not load (${(e as Error).message}); open the official checkpoints.`;
     }
@@ -341,7 +356,7 @@ export class TryOnDemo extends DemoElement {
     this.pipeline = new TryOnPipeline(device, null, height, width);
     if (this.warpSource || this.genSource) {
       // Device loss: rebuild what was loaded from the CPU copies.
-      for (const s of [this.warpSource, this.genSource]) if (s) this.applyCheckpoint(s.bytes, s.name, () => s.label);
+      for (const s of [this.warpSource, this.genSource]) if (s) this.applyCheckpoint(s.ck, s.name, () => s.label);
     }
     if (!this.warp || !this.gen) await this.loadDefaultModel();
     this.installModel();
@@ -395,9 +410,9 @@ export class TryOnDemo extends DemoElement {
 
   protected async load(blob: Blob, kind: FileKind, name: string, signal: AbortSignal): Promise<void> {
     if (kind === 'zip' || kind === 'safetensors') {
-      const bytes = new Uint8Array(await blob.arrayBuffer());
+      const ck = await this.readCheckpoint(await blob.arrayBuffer(), name, signal);
       if (signal.aborted) throw new DOMException('aborted', 'AbortError');
-      this.note = this.applyCheckpoint(bytes, name, (part) => `${name} (${part === 'warp' ? 'warp module' : 'generator'}, user checkpoint)`);
+      this.note = this.applyCheckpoint(ck, name, (part) => `${name} (${part === 'warp' ? 'warp module' : 'generator'}, user checkpoint)`);
       this.updateModelStats();
       this.renderOnce();
       return;
@@ -505,6 +520,8 @@ export class TryOnDemo extends DemoElement {
   override disconnectedCallback(): void {
     this.stopWebcam();
     super.disconnectedCallback();
+    this.checkpointPool?.destroy();
+    this.checkpointPool = null;
   }
 
   // ---- UI -----------------------------------------------------------------------------
