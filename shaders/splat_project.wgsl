@@ -18,7 +18,7 @@ struct Params {
   kind: u32,              // 0 static, 1 yang4d, 2 rotor4d
   sh_degree: u32,         // degree evaluated: min(user cap, scene degree)
   sh_degree_scene: u32,
-  sh_coeffs: u32,         // K per channel stored per Gaussian
+  sh_stride: u32,         // u32 words of SH per Gaussian: ceil(3·K / 2), K coefficients per channel
   sh_degree_t: u32,       // temporal SH degree stored (yang)
 };
 
@@ -26,7 +26,7 @@ struct Params {
 // 4D: μt, Σ (xx xy xz xt yy yz yt zz zt tt).
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> gaussians: array<vec4f>;
-@group(0) @binding(2) var<storage, read> sh: array<u32>;          // f16 pairs, K·3 per Gaussian, RGB innermost
+@group(0) @binding(2) var<storage, read> sh: array<u32>;          // f16 pairs, K·3 per Gaussian from a word boundary, RGB innermost
 @group(0) @binding(3) var<storage, read_write> splats: array<vec4f>;   // 3 vec4 per survivor
 @group(0) @binding(4) var<storage, read_write> keys: array<u32>;
 @group(0) @binding(5) var<storage, read_write> values: array<u32>;
@@ -42,34 +42,46 @@ const YANG_Q_CULL = 2.995732273553991; // ln(1 / 0.05)
 const ROTOR_CULL = 16.0;
 const PI = 3.141592653589793;
 
-fn sh_coeff(i: u32, k: u32) -> vec3f {
-  let base = (i * params.sh_coeffs + k) * 3u;
-  let w0 = base >> 1u;
-  let a = unpack2x16float(sh[w0]);
-  let b = unpack2x16float(sh[w0 + 1u]);
-  if ((base & 1u) == 0u) { return vec3f(a.x, a.y, b.x); }
-  return vec3f(a.y, b.x, b.y);
+struct ShPair { a: vec3f, b: vec3f };
+
+// Coefficients k and k + 1 (k even) of Gaussian i: six halves, exactly three words.
+fn sh_pair(i: u32, k: u32) -> ShPair {
+  let w = i * params.sh_stride + k * 3u / 2u;
+  let x = unpack2x16float(sh[w]);
+  let y = unpack2x16float(sh[w + 1u]);
+  let z = unpack2x16float(sh[w + 2u]);
+  return ShPair(vec3f(x, y.x), vec3f(y.y, z));
 }
 
-// Σ_k Y_k(d)·sh[offset + k] for the spatial basis up to `degree` (the 3DGS constants).
+// Σ_k Y_k(d)·sh[offset + k] for the spatial basis up to `degree` (the 3DGS constants);
+// `offset` is even. A pair past the stored coefficients reads padding or the next
+// Gaussian, and its second half is never used.
 fn eval_sh(i: u32, offset: u32, degree: u32, d: vec3f) -> vec3f {
-  var c = SH_C0 * sh_coeff(i, offset);
+  let p0 = sh_pair(i, offset);
+  var c = SH_C0 * p0.a;
   if (degree < 1u) { return c; }
   let x = d.x; let y = d.y; let z = d.z;
-  c += -SH_C1 * y * sh_coeff(i, offset + 1u) + SH_C1 * z * sh_coeff(i, offset + 2u) - SH_C1 * x * sh_coeff(i, offset + 3u);
+  let p2 = sh_pair(i, offset + 2u);
+  c += -SH_C1 * y * p0.b + SH_C1 * z * p2.a - SH_C1 * x * p2.b;
   if (degree < 2u) { return c; }
   let xx = x * x; let yy = y * y; let zz = z * z; let xy = x * y; let yz = y * z; let xz = x * z;
-  c += SH_C2[0] * xy * sh_coeff(i, offset + 4u) + SH_C2[1] * yz * sh_coeff(i, offset + 5u)
-     + SH_C2[2] * (2.0 * zz - xx - yy) * sh_coeff(i, offset + 6u)
-     + SH_C2[3] * xz * sh_coeff(i, offset + 7u) + SH_C2[4] * (xx - yy) * sh_coeff(i, offset + 8u);
+  let p4 = sh_pair(i, offset + 4u);
+  let p6 = sh_pair(i, offset + 6u);
+  let p8 = sh_pair(i, offset + 8u);
+  c += SH_C2[0] * xy * p4.a + SH_C2[1] * yz * p4.b
+     + SH_C2[2] * (2.0 * zz - xx - yy) * p6.a
+     + SH_C2[3] * xz * p6.b + SH_C2[4] * (xx - yy) * p8.a;
   if (degree < 3u) { return c; }
-  c += SH_C3[0] * y * (3.0 * xx - yy) * sh_coeff(i, offset + 9u)
-     + SH_C3[1] * xy * z * sh_coeff(i, offset + 10u)
-     + SH_C3[2] * y * (4.0 * zz - xx - yy) * sh_coeff(i, offset + 11u)
-     + SH_C3[3] * z * (2.0 * zz - 3.0 * xx - 3.0 * yy) * sh_coeff(i, offset + 12u)
-     + SH_C3[4] * x * (4.0 * zz - xx - yy) * sh_coeff(i, offset + 13u)
-     + SH_C3[5] * z * (xx - yy) * sh_coeff(i, offset + 14u)
-     + SH_C3[6] * x * (xx - 3.0 * yy) * sh_coeff(i, offset + 15u);
+  let p10 = sh_pair(i, offset + 10u);
+  let p12 = sh_pair(i, offset + 12u);
+  let p14 = sh_pair(i, offset + 14u);
+  c += SH_C3[0] * y * (3.0 * xx - yy) * p8.b
+     + SH_C3[1] * xy * z * p10.a
+     + SH_C3[2] * y * (4.0 * zz - xx - yy) * p10.b
+     + SH_C3[3] * z * (2.0 * zz - 3.0 * xx - 3.0 * yy) * p12.a
+     + SH_C3[4] * x * (4.0 * zz - xx - yy) * p12.b
+     + SH_C3[5] * z * (xx - yy) * p14.a
+     + SH_C3[6] * x * (xx - 3.0 * yy) * p14.b;
   return c;
 }
 

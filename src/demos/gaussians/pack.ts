@@ -12,18 +12,31 @@ export const GEOMETRY_FLOATS = 16;
 
 export interface PackedScene {
   geometry: Float32Array<ArrayBuffer>;
-  /** f16 SH, padded to whole u32 words plus one. */
+  /** f16 SH, each Gaussian's starting on a u32 word (see shStrideWords), plus one word of padding. */
   sh: Uint16Array<ArrayBuffer>;
 }
 
-/** u32 words of f16 SH a scene needs on the GPU. */
+/**
+ * u32 words per Gaussian of f16 SH: its 3·K halves rounded up to whole words, so every
+ * Gaussian starts on a word and an even coefficient pair is exactly three words (the
+ * projection reads SH a pair at a time, without per-coefficient parity branches).
+ */
+export function shStrideWords(scene: GaussianScene): number {
+  return Math.ceil((shCoefficients(scene) * 3) / 2);
+}
+
+/** u32 words of f16 SH a scene needs on the GPU (the last pair read may run one word over). */
 export function shWords(scene: GaussianScene): number {
-  return Math.ceil((scene.count * shCoefficients(scene) * 3) / 2) + 1;
+  return scene.count * shStrideWords(scene) + 1;
 }
 
 export function packScene(scene: GaussianScene): PackedScene {
   const sh = new Uint16Array(shWords(scene) * 2);
-  sh.set(float32ToFloat16(scene.sh));
+  const halves = float32ToFloat16(scene.sh);
+  const per = shCoefficients(scene) * 3;
+  const stride = shStrideWords(scene) * 2;
+  if (stride === per) sh.set(halves);
+  else for (let i = 0; i < scene.count; i++) sh.set(halves.subarray(i * per, (i + 1) * per), i * stride);
   return { geometry: packGeometry(scene), sh };
 }
 

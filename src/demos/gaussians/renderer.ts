@@ -9,12 +9,12 @@ import { vec3 } from 'gl-matrix';
 import blendWgsl from '../../../shaders/splat_blend.wgsl?raw';
 import drawArgsWgsl from '../../../shaders/splat_draw_args.wgsl?raw';
 import projectWgsl from '../../../shaders/splat_project.wgsl?raw';
-import { shCoefficients, type GaussianScene } from '../../formats/gaussian-scene.ts';
+import type { GaussianScene } from '../../formats/gaussian-scene.ts';
 import type { GpuProfiler } from '../../gpu/profiler.ts';
 import { RadixSort } from '../../gpu/radix-sort.ts';
 import { computePipeline, shaderModule } from '../../gpu/shader.ts';
 import type { CameraPose } from '../../ui/orbit-controls.ts';
-import { GEOMETRY_FLOATS, packScene, shWords, type PackedScene } from './pack.ts';
+import { GEOMETRY_FLOATS, packScene, shStrideWords, shWords, type PackedScene } from './pack.ts';
 
 /** Per-frame bytes per Gaussian: splat record (48), key and value (8), alive index (4), sort scratch (~10). */
 export const FRAME_BYTES_PER_SPLAT = 48 + 8 + 4 + 10;
@@ -60,7 +60,8 @@ export class GpuScene {
   readonly kind: GaussianScene['kind'];
   readonly shDegree: number;
   readonly shDegreeT: number;
-  readonly shCoeffs: number;
+  /** u32 words of SH per Gaussian (pack.ts shStrideWords). */
+  readonly shStride: number;
   readonly duration: number;
   readonly geometry: GPUBuffer;
   readonly sh: GPUBuffer;
@@ -71,7 +72,7 @@ export class GpuScene {
     this.kind = scene.kind;
     this.shDegree = scene.shDegree;
     this.shDegreeT = scene.kind === 'yang4d' ? scene.shDegreeT : 0;
-    this.shCoeffs = shCoefficients(scene);
+    this.shStride = shStrideWords(scene);
     this.duration = scene.timeRange ? scene.timeRange[1] - scene.timeRange[0] : 1;
     const geometryBytes = Math.max(16, scene.count * GEOMETRY_FLOATS * 4);
     const shBytes = shWords(scene) * 4;
@@ -306,7 +307,7 @@ export class GaussianRenderer {
     f.set(camera.view, 0);
     f.set(camera.position, 16);
     f.set([camera.fx, camera.fy, camera.cx, camera.cy, camera.width, camera.height, camera.tanFovX, camera.tanFovY, t, scene?.duration ?? 1], 20);
-    u.set([scene?.count ?? 0, scene ? KIND_CODE[scene.kind] : 0, Math.max(0, Math.min(options.shDegree, scene?.shDegree ?? 0)), scene?.shDegree ?? 0, scene?.shCoeffs ?? 1, scene?.shDegreeT ?? 0], 30);
+    u.set([scene?.count ?? 0, scene ? KIND_CODE[scene.kind] : 0, Math.max(0, Math.min(options.shDegree, scene?.shDegree ?? 0)), scene?.shDegree ?? 0, scene?.shStride ?? 1, scene?.shDegreeT ?? 0], 30);
     this.device.queue.writeBuffer(this.params, 0, data);
     this.device.queue.writeBuffer(this.frameUniform, 0, new Float32Array([camera.width, camera.height, 0, 0]));
   }
