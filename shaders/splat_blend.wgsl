@@ -21,18 +21,17 @@ const CORNERS = array<vec2f, 6>(vec2f(-1.0, -1.0), vec2f(1.0, -1.0), vec2f(1.0, 
 @vertex fn vs(@builtin(vertex_index) v: u32) -> VertexOut {
   let s = order[v / 6u];
   let a = splats[s * 3u];     // centre, major axis
-  let b = splats[s * 3u + 1u]; // minor half-length, reach, opacity
+  let b = splats[s * 3u + 1u]; // minor axis, reach, opacity
   let c = splats[s * 3u + 2u]; // colour, depth
   let corner = CORNERS[v % 6u];
-  let minor = vec2f(-a.w, a.z) * (b.x / max(length(a.zw), 1e-20));
   // Pixel i has its centre at i (the reference's ndc2Pix), i.e. at framebuffer i + 0.5.
-  let pixel = a.xy + corner.x * a.zw + corner.y * minor;
+  let pixel = a.xy + corner.x * a.zw + corner.y * b.xy;
   let ndc = vec2f((pixel.x + 0.5) / frame.size.x * 2.0 - 1.0, 1.0 - (pixel.y + 0.5) / frame.size.y * 2.0);
   var out: VertexOut;
   out.position = vec4f(ndc, 0.0, 1.0);
   out.uv = corner;
-  out.colour = vec4f(c.rgb, b.z);
-  out.reach = b.y;
+  out.colour = vec4f(c.rgb, b.w);
+  out.reach = b.z;
   return out;
 }
 

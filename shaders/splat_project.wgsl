@@ -168,7 +168,7 @@ fn project_one(i: u32) {
   let lambda2 = det / lambda1;
   let v1 = select(select(vec2f(0.0, 1.0), vec2f(1.0, 0.0), a >= cc), normalize(vec2f(b, lambda1 - a)), abs(b) > 1e-12 * mid);
   let major = v1 * sqrt(2.0 * reach * lambda1);
-  let minor = sqrt(2.0 * reach * lambda2);
+  let minor = vec2f(-v1.y, v1.x) * sqrt(2.0 * reach * lambda2);
   let extent = sqrt(2.0 * reach * vec2f(a, cc));
   if (centre.x + extent.x < -0.5 || centre.x - extent.x > params.size.x - 0.5 ||
       centre.y + extent.y < -0.5 || centre.y - extent.y > params.size.y - 0.5) { return; }
@@ -187,7 +187,7 @@ fn project_one(i: u32) {
 
   let slot = atomicAdd(&counter[0], 1u);
   splats[slot * 3u] = vec4f(centre, major);
-  splats[slot * 3u + 1u] = vec4f(minor, reach, opacity, 0.0);
+  splats[slot * 3u + 1u] = vec4f(minor, reach, opacity);
   splats[slot * 3u + 2u] = vec4f(rgb, p.z);
   // Radix sort is ascending: invert the (positive, order-preserving) float bits so the
   // farthest splat comes first.
