@@ -120,6 +120,8 @@ export class TryOnDemo extends DemoElement {
   private video: HTMLVideoElement | null = null;
   private grab: OffscreenCanvas | null = null;
   private defaultModelNote = '';
+  /** setInputs calls still fetching or decoding. */
+  private inputsLoading = 0;
 
   constructor() {
     super();
@@ -198,6 +200,7 @@ export class TryOnDemo extends DemoElement {
 
   /** Sets any of the inputs (File | Blob | URL | ImageData); a garment without an edge gets one extracted. */
   async setInputs(inputs: { person?: ImageInput; garment?: ImageInput; edge?: ImageInput }): Promise<void> {
+    this.inputsLoading++;
     try {
       const [person, garment, edge] = await Promise.all([
         inputs.person !== undefined ? this.prepare(inputs.person, 'person', true) : null,
@@ -214,6 +217,8 @@ export class TryOnDemo extends DemoElement {
       const error = e instanceof Error ? e : new Error(String(e));
       this.fail(error);
       throw error;
+    } finally {
+      this.inputsLoading--;
     }
   }
 
@@ -324,7 +329,7 @@ export class TryOnDemo extends DemoElement {
     const label = 'demo model (trained by this project on procedurally drawn people and garments, not on VITON)';
     try {
       const cks = await Promise.all(files.map((f) => this.readCheckpoint(f.bytes, f.name, signal)));
-      cks.forEach((ck, i) => this.applyCheckpoint(ck, files[i].name, () => label));
+      this.defaultModelNote = cks.map((ck, i) => this.applyCheckpoint(ck, files[i].name, () => label)).join('; ') + '.';
     } catch (e) {
       this.defaultModelNote = `The demo model did not load (${(e as Error).message}); open the official checkpoints.`;
     }
@@ -440,7 +445,8 @@ export class TryOnDemo extends DemoElement {
   /** The latest try-on (or view) once the network has caught up with the inputs. */
   override async snapshot(): Promise<ImageData> {
     await this.ready;
-    for (let i = 0; (this.dirty || this.inFlight) && this.model; i++) {
+    // Inputs still being fetched or decoded (a sample picked a moment ago) come first.
+    for (let i = 0; this.inputsLoading > 0 || ((this.dirty || this.inFlight) && this.model); i++) {
       if (this.dirty && !this.running) this.renderOnce();
       await new Promise((r) => setTimeout(r, 20));
     }
