@@ -98,6 +98,24 @@ test('try-on: checkpoints by key, default sample inputs render a deterministic t
   expect(errors).toEqual([]);
 });
 
+test('try-on: the shipped demo model loads by default, is labelled as a demo model, and dresses the default sample (golden)', async ({ page }) => {
+  const errors = watchErrors(page);
+  await openDemo(page, '#/tryon?input=96x128&size=96x128');
+  const s = await stats(page);
+  expect(s.model.warp).toMatch(/^demo model \(trained by this project on procedurally drawn people and garments/);
+  expect(s.model.gen).toBe(s.model.warp);
+  await expect(page.locator('.tryon-notes')).toContainText('warp.safetensors: warp module loaded (safetensors, float16');
+  await expect(page.locator('.tryon-notes')).toContainText(/held-out try-on PSNR \d+\.\d dB/);
+  const shot = await snapshotPng(page);
+  expect(shot.distinct).toBeGreaterThan(200);
+  expect(shot.png).toMatchSnapshot('tryon-demo-model-96x128.png', { threshold: 0.05, maxDiffPixelRatio: 0.01 });
+  // The network changed the picture: the try-on is not the input person.
+  await page.evaluate(() => (document.querySelector('[data-demo]') as unknown as { setView(v: string): void }).setView('person'));
+  const person = await snapshotPng(page);
+  expect(await differingPixels(page, shot.png, person.png)).toBeGreaterThan(600);
+  expect(errors).toEqual([]);
+});
+
 test('try-on: switching the garment changes the output; photos of odd sizes are cropped to 3:4; bad images are refused', async ({ page }) => {
   const errors = watchErrors(page);
   await withModel(page);

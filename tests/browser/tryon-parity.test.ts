@@ -1,7 +1,8 @@
 /**
  * Parity with PyTorch: the fixtures of tools/vton/reference.py (tests/fixtures/vton/tiny: the
  * official student architecture of tools/vton/model.py at a narrow width, random init with
- * randomized BatchNorm statistics, 128x96). The browser reads the very files torch.save wrote,
+ * randomized BatchNorm statistics, 128x96; tests/fixtures/vton/demo: the shipped demo model,
+ * public/models/vton/*.safetensors as exported by tools/vton/export.py, at 256x192). The browser reads the very files torch.save wrote,
  * raw state dicts and the official training layout {epoch, best_fid, model, optimizer}, through
  * the restricted checkpoint reader, and must match the PyTorch outputs in f32.
  */
@@ -16,14 +17,17 @@ import { gpuTest } from './harness.ts';
 // official-width student at 256x192: `python3 tools/vton/reference.py --config official
 // --size 256x192 --out tools/scratch/vton-official`.
 const files = {
-  ...import.meta.glob('../fixtures/vton/tiny/*.{pt,bin,json}', { query: '?url', import: 'default', eager: true }),
+  ...import.meta.glob('../fixtures/vton/{tiny,demo}/*.{pt,bin,json}', { query: '?url', import: 'default', eager: true }),
+  ...import.meta.glob('../../public/models/vton/*.safetensors', { query: '?url', import: 'default', eager: true }),
   ...import.meta.glob('../../tools/scratch/vton-official/*.{pt,bin,json}', { query: '?url', import: 'default', eager: true }),
 } as Record<string, string>;
-const DIRS = ['../fixtures/vton/tiny', '../../tools/scratch/vton-official'];
+const DIRS = ['../fixtures/vton/tiny', '../../tools/scratch/vton-official', '../fixtures/vton/demo'];
+const SHIPPED = '../../public/models/vton';
 let dir = DIRS[0];
 
+/** A file of the current fixture folder, or a path from this file (the shipped model). */
 async function bytes(name: string): Promise<Uint8Array> {
-  const url = files[`${dir}/${name}`];
+  const url = files[name.startsWith('../') ? name : `${dir}/${name}`];
   expect(url, name).toBeTruthy();
   const r = await fetch(url);
   expect(r.ok, name).toBe(true);
@@ -49,6 +53,7 @@ const CASES = [
   [DIRS[0], 'tiny, 128x96, raw state dicts', 'warp.pt', 'gen.pt'],
   [DIRS[0], 'tiny, 128x96, official training layout {model: ...}', 'warp_ckpt.pt', 'gen_ckpt.pt'],
   [DIRS[1], 'official widths, 256x192, {model: ...}', 'warp_ckpt.pt', 'gen_ckpt.pt'],
+  [DIRS[2], 'the shipped demo model, 256x192, fp16 safetensors', `${SHIPPED}/warp.safetensors`, `${SHIPPED}/gen.safetensors`],
 ] as const;
 
 for (const [caseDir, layout, warpFile, genFile] of CASES) {

@@ -7,7 +7,7 @@ with the official state-dict key names. Each FPN's shared smooth conv is stored 
 under all five `smooth_layers.<i>` names (safetensors has no aliasing; the loader may
 dedupe by name). `__metadata__` (all strings): format, model, config (JSON: width_mult, fpn_dim,
 flow_hidden, gen_width), input_size ("HxW" the model was trained at), training command, steps,
-held-out metrics (JSON), and a note that this is a demo model trained on procedural data.
+held-out metrics (JSON; metrics2 at the second training size metrics2_size), and a note that this is a demo model trained on procedural data.
 Also copies the run's training log to OUT/training-log.txt.
 With --pt-out, also writes official-layout torch checkpoints (dmvton_pf_warp.pt / dmvton_pf_gen.pt,
 {'epoch', 'best_fid', 'model', 'optimizer'}), not committed.
@@ -53,6 +53,8 @@ def main():
         'steps': str(info.get('steps', '')), 'samples_seen': str(info.get('samples', '')),
         'minutes': str(info.get('minutes', '')),
         'metrics': json.dumps(info.get('metrics', {})),
+        'metrics2_size': '%dx%d' % tuple(info['size2']) if info.get('size2') else '',
+        'metrics2': json.dumps(info.get('metrics2') or {}),
         'conventions': 'images RGB in [-1,1] NCHW; edge in [0,1], thresholded at 0.5; outputs p_tryon, warped_cloth',
     }
     for name, sd in (('warp', wsd), ('gen', gsd)):

@@ -30,6 +30,21 @@ function scalar(v: unknown): string | null {
   return null;
 }
 
+/** What tools/vton/export.py records about training (steps, held-out PSNR against the unchanged person). */
+function trainingFacts(metadata: Record<string, string>): string[] {
+  const facts: string[] = [];
+  if (/^\d+$/.test(metadata.steps ?? '')) facts.push(`${metadata.steps} training steps`);
+  try {
+    const m = JSON.parse(metadata.metrics ?? '{}') as Record<string, unknown>;
+    if (typeof m.tryon_psnr === 'number' && typeof m.person_as_is_psnr === 'number') {
+      facts.push(`held-out try-on PSNR ${m.tryon_psnr.toFixed(1)} dB at ${metadata.input_size ?? '?'} (the unchanged person: ${m.person_as_is_psnr.toFixed(1)} dB)`);
+    }
+  } catch {
+    // Metadata is informative only: a file without it (or with other JSON) loads the same.
+  }
+  return facts;
+}
+
 /** Parses a checkpoint file; throws a clear Error for anything that is not a DM-VTON student part. */
 export function readStudentCheckpoint(bytes: Uint8Array, name: string): StudentCheckpoint {
   const isSafetensors = bytes.length >= 8 && !(bytes[0] === 0x50 && bytes[1] === 0x4b) && bytes[8] === 0x7b;
@@ -47,6 +62,7 @@ export function readStudentCheckpoint(bytes: Uint8Array, name: string): StudentC
     format = 'safetensors';
     const dtypes = new Set([...dict.values()].map((t) => t.sourceDtype));
     info.push([...dtypes].join('/'));
+    info.push(...trainingFacts(st.metadata));
   } else {
     const ckpt = loadTorchCheckpoint(bytes, name);
     format = ckpt.format === 'zip' ? 'torch zip' : 'torch legacy';
