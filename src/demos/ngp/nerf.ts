@@ -16,7 +16,7 @@
  * cells above min(0.01, mean). Training samples skip empty cells (of 2S evenly spaced candidates
  * along a ray only those in occupied cells are kept, at most S); the renderer skips them too and
  * stops a ray once its transmittance is below 1e-3 (early termination). PSNR is measured on a
- * fixed set of rays of the held-out views.
+ * fixed set of rays of the held-out views, sampled like training rays (occupied cells only).
  *
  * Differences from instant-ngp: L2 rather than Huber loss; sample placement on the CPU from a
  * non-stalling copy of the bitfield rather than a GPU ray-marching compaction kernel; all cells
@@ -156,6 +156,10 @@ export class NerfApp implements NgpApp {
   private readonly batchTargets: GPUBuffer[] = [];
   private readonly rayLoss: GPUBuffer;
   private readonly held: { positions: GPUBuffer; directions: GPUBuffer; deltas: GPUBuffer; targets: GPUBuffer; outputs: GPUBuffer; stats: GPUBuffer; rays: number };
+  /** Held-out pixels (view, x, y), fixed; their samples follow the occupancy grid like training's. */
+  private readonly heldPixels: [number, number, number][] = [];
+  /** The occupancy copy changed since the held-out samples were placed. */
+  private heldStale = false;
   private readonly occ: { positions: GPUBuffer; outputs: GPUBuffer; density: GPUBuffer; bits: GPUBuffer; read: GPUBuffer; busy: boolean };
   private occRandom: () => number;
   private occupancyCpu: Uint32Array | null = null;
@@ -223,33 +227,22 @@ export class NerfApp implements NgpApp {
       this.batchTargets.push(storageBuffer(device, 'nerf batch targets', this.rays * 12));
     }
     for (let i = 0; i < MAX_STEPS_PER_FRAME + 2; i++) this.uniforms.push(device.createBuffer({ label: 'nerf params', size: 48, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST }));
-    // Held-out rays: a fixed seeded subset of the held-out views' pixels, uniform samples.
-    const heldRays = Math.min(this.rays, 512);
+    // Held-out rays: a fixed seeded subset of the held-out views' pixels.
+    // 512 rays whatever the batch: fewer make a noisy PSNR (inference only, every 8th step).
+    const heldRays = 512;
     const heldRandom = seededRandom(settings.seed + 99);
-    const hp = new Float32Array(heldRays * this.samples * 3);
-    const hdir = new Float32Array(heldRays * this.samples * 3);
-    const hd = new Float32Array(heldRays * this.samples);
-    const ht = new Float32Array(heldRays * 3);
-    for (let r = 0; r < heldRays; r++) {
-      const view = this.views[trainViews + (r % HELD_OUT)];
-      const px = Math.floor(heldRandom() * this.res);
-      const py = Math.floor(heldRandom() * this.res);
-      this.fillRay(view, px, py, r, hp, hdir, hd, ht, null, false);
-    }
+    for (let r = 0; r < heldRays; r++) this.heldPixels.push([trainViews + (r % HELD_OUT), Math.floor(heldRandom() * this.res), Math.floor(heldRandom() * this.res)]);
     this.rayLoss = storageBuffer(device, 'nerf ray losses', Math.max(this.rays, heldRays) * 4);
     this.held = {
       rays: heldRays,
-      positions: storageBuffer(device, 'nerf held-out positions', hp.byteLength),
-      directions: storageBuffer(device, 'nerf held-out directions', hdir.byteLength),
-      deltas: storageBuffer(device, 'nerf held-out deltas', hd.byteLength),
-      targets: storageBuffer(device, 'nerf held-out targets', ht.byteLength),
+      positions: storageBuffer(device, 'nerf held-out positions', heldRays * this.samples * 12),
+      directions: storageBuffer(device, 'nerf held-out directions', heldRays * this.samples * 12),
+      deltas: storageBuffer(device, 'nerf held-out deltas', heldRays * this.samples * 4),
+      targets: storageBuffer(device, 'nerf held-out targets', heldRays * 12),
       outputs: storageBuffer(device, 'nerf held-out outputs', heldRays * this.samples * 16),
       stats: storageBuffer(device, 'nerf held-out stats', 16),
     };
-    device.queue.writeBuffer(this.held.positions, 0, hp);
-    device.queue.writeBuffer(this.held.directions, 0, hdir);
-    device.queue.writeBuffer(this.held.deltas, 0, hd);
-    device.queue.writeBuffer(this.held.targets, 0, ht);
+    this.placeHeldSamples();
     // Occupancy grid: all cells occupied at first; density EMA starts at zero.
     const cells = OCC * OCC * OCC;
     this.occ = {
@@ -353,6 +346,27 @@ export class NerfApp implements NgpApp {
     }
   }
 
+  /**
+   * Samples of the held-out rays, placed as training places them (occupied cells of 2S
+   * candidates, no jitter) and as the renderer marches: samples in cells the grid calls empty
+   * are never trained, so evaluating them would measure untrained density.
+   */
+  private placeHeldSamples(): void {
+    const S = this.samples;
+    const n = this.heldPixels.length;
+    const pos = new Float32Array(n * S * 3);
+    const dirs = new Float32Array(n * S * 3);
+    const deltas = new Float32Array(n * S);
+    const targets = new Float32Array(n * 3);
+    this.heldPixels.forEach(([v, px, py], r) => this.fillRay(this.views[v], px, py, r, pos, dirs, deltas, targets, null, true));
+    const q = this.device.queue;
+    q.writeBuffer(this.held.positions, 0, pos);
+    q.writeBuffer(this.held.directions, 0, dirs);
+    q.writeBuffer(this.held.deltas, 0, deltas);
+    q.writeBuffer(this.held.targets, 0, targets);
+    this.heldStale = false;
+  }
+
   private uniform(i: number, rays: number, writeGrad: boolean, gradScale: number, invCount: number): GPUBuffer {
     const data = new ArrayBuffer(48);
     new Uint32Array(data, 0, 4).set([rays, this.samples, writeGrad ? 1 : 0, OCC]);
@@ -404,7 +418,8 @@ export class NerfApp implements NgpApp {
     }
     this.stats.encode(encoder, this.field.lossStats, this.field.step, frame.afterSubmit, null);
     // Held-out PSNR every few steps (fixed rays, inference only).
-    if (steps > 0 && (this.field.step % 4 === 0 || this.psnr === null)) {
+    if (steps > 0 && (this.field.step % 8 === 0 || this.psnr === null)) {
+      if (this.heldStale) this.placeHeldSamples();
       const h = this.held;
       this.field.encodeForward(encoder, h.positions, h.outputs, h.rays * S, h.directions);
       this.encodeLoss(encoder, profiler, this.uniform(MAX_STEPS_PER_FRAME, h.rays, false, 0, 1 / (h.rays * 3)), h.outputs, h.deltas, h.targets, h.stats, h.rays);
@@ -454,6 +469,7 @@ export class NerfApp implements NgpApp {
         () => {
           this.occupancyCpu = new Uint32Array(o.read.getMappedRange().slice(0));
           o.read.unmap();
+          this.heldStale = true;
           o.busy = false;
         },
         () => (o.busy = false),
@@ -467,6 +483,7 @@ export class NerfApp implements NgpApp {
     this.stats.reset();
     this.psnr = null;
     this.occupancyCpu = null;
+    this.placeHeldSamples();
     this.occRandom = seededRandom(this.settings.seed + 7);
     this.device.queue.writeBuffer(this.occ.bits, 0, new Uint32Array((OCC * OCC * OCC) / 32).fill(0xffffffff));
     this.device.queue.writeBuffer(this.occ.density, 0, new Float32Array(OCC * OCC * OCC));
