@@ -3,6 +3,7 @@
  * of timings, rows of one case are compared as ratios against our implementation.
  */
 import type { GpuInfo } from '../../gpu/device.ts';
+import { GpuProfiler } from '../../gpu/profiler.ts';
 
 export interface BenchRow {
   suite: string;
@@ -79,6 +80,48 @@ export async function adaptiveSample(fn: () => Promise<void>, signal: AbortSigna
     samples.push(performance.now() - start);
   }
   return { samples, warmMs };
+}
+
+export interface GpuTiming {
+  samples: number[];
+  /** Sum of the profiler's stages of the last run (timestamp queries only). */
+  gpuMs?: number;
+  stages: Record<string, number>;
+}
+
+/**
+ * Times GPU work with adaptiveSample: each run records into one encoder (stages timed by the
+ * profiler: `given`, or one made and destroyed here), submits and waits for the queue.
+ */
+export async function timeGpu(
+  device: GPUDevice,
+  signal: AbortSignal,
+  record: (encoder: GPUCommandEncoder, profiler: GpuProfiler) => void,
+  o: AdaptiveOptions,
+  given?: GpuProfiler,
+): Promise<GpuTiming> {
+  const profiler = given ?? new GpuProfiler(device, 1);
+  try {
+    const { samples } = await adaptiveSample(
+      async () => {
+        const encoder = device.createCommandEncoder();
+        record(encoder, profiler);
+        const after = profiler.finish(encoder);
+        device.queue.submit([encoder.finish()]);
+        after();
+        await device.queue.onSubmittedWorkDone();
+      },
+      signal,
+      o,
+    );
+    // The profiler's readback resolves a moment after the queue.
+    await new Promise((r) => setTimeout(r, 30));
+    const stages = { ...profiler.stages };
+    const values = Object.values(stages);
+    return { samples, gpuMs: profiler.hasTimestamps && values.length ? values.reduce((a, b) => a + b, 0) : undefined, stages };
+  } finally {
+    if (!given) profiler.destroy();
+  }
 }
 
 /** Runs `fn` `warmup` times unmeasured, then `reps` times; returns the samples in ms. */

@@ -1,11 +1,10 @@
-import { GpuProfiler } from '../../gpu/profiler.ts';
 import { StageRecorder } from '../../nn/graph.ts';
 import { emptyTensor, readTensor, TensorPool, type Tensor } from '../../nn/tensor.ts';
 import { Tensor as FileTensor } from '../../formats/tensor.ts';
 import { focalFromAngle, spherePose } from '../../demos/nelf/camera.ts';
 import { MobileR2L, RayEncoder } from '../../demos/nelf/network.ts';
 import { readNelfWeights } from '../../demos/nelf/weights.ts';
-import { adaptiveSample, row, type BenchContext, type BenchRow, type BenchSuite } from './harness.ts';
+import { adaptiveSample, row, timeGpu, type BenchContext, type BenchRow, type BenchSuite } from './harness.ts';
 import { createOrtMlp, type OrtProvider } from './peers/onnx-mlp.ts';
 
 /**
@@ -23,7 +22,6 @@ const SUITE = 'nelf';
 /** Reps adapt to the warm-up time within a 6 s budget. */
 const SAMPLING = { budgetMs: 6000, minReps: 2, maxReps: 10 };
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function failed(caseName: string, impl: string, ours: boolean, note: string): BenchRow {
   return { suite: SUITE, case: caseName, impl, ours, medianMs: NaN, minMs: NaN, samples: 0, note };
@@ -43,23 +41,20 @@ function maxAbs(a: Float32Array, b: Float32Array): number {
 async function ours(ctx: BenchContext, model: MobileR2L, input: Tensor, caseName: string, impl: string): Promise<{ row: BenchRow; output: Float32Array }> {
   const { device } = ctx;
   const pool = new TensorPool(device, 'bench nelf');
-  const profiler = new GpuProfiler(device, 1);
   let last: Tensor | null = null;
   try {
-    const { samples } = await adaptiveSample(async () => {
-      last?.destroy();
-      const encoder = device.createCommandEncoder();
-      const rec = new StageRecorder(encoder, profiler);
-      last = model.run(rec, input, pool);
-      rec.finish();
-      const after = profiler.finish(encoder);
-      device.queue.submit([encoder.finish()]);
-      after();
-      await device.queue.onSubmittedWorkDone();
-    }, ctx.signal, SAMPLING);
-    await sleep(30);
-    const stages = Object.entries(profiler.stages);
-    const gpuMs = profiler.hasTimestamps && stages.length ? stages.reduce((s, [, v]) => s + v, 0) : undefined;
+    const { samples, gpuMs, stages: byStage } = await timeGpu(
+      device,
+      ctx.signal,
+      (encoder, profiler) => {
+        last?.destroy();
+        const rec = new StageRecorder(encoder, profiler);
+        last = model.run(rec, input, pool);
+        rec.finish();
+      },
+      SAMPLING,
+    );
+    const stages = Object.entries(byStage);
     const output = await readTensor(device, last!);
     const [, , h, w] = input.shape;
     const gmac = model.macs(h, w) / 1e9;
@@ -67,7 +62,6 @@ async function ours(ctx: BenchContext, model: MobileR2L, input: Tensor, caseName
     const note = `${gmac.toFixed(3)} GMAC, ${(model.config.params / 1e6).toFixed(2)}M params (${((model.config.params * 2) / 2 ** 20).toFixed(2)} MiB fp16); ${((2 * gmac) / (ms / 1000)).toFixed(1)} GFLOP/s; stages ${stages.map(([k, v]) => `${k} ${v.toFixed(1)} ms`).join(', ')}`;
     return { row: row(SUITE, caseName, impl, true, samples, { gpuMs, note }), output };
   } finally {
-    profiler.destroy();
     pool.destroy();
   }
 }

@@ -2,7 +2,7 @@ import { GpuProfiler } from '../../gpu/profiler.ts';
 import { bufferFrom, readF32 } from '../../gpu/readback.ts';
 import { Adam, FusedMlp, GridEncoding, NgpModel, UnfusedMlp, mlpLayout, perLevelScaleFor, type GridConfig, type MlpConfig, type MlpKernels } from '../../nn/ngp/index.ts';
 import { seededRandom } from '../../nn/random.ts';
-import { adaptiveSample, row, type BenchContext, type BenchRow, type BenchSuite } from './harness.ts';
+import { adaptiveSample, row, timeGpu, type BenchContext, type BenchRow, type BenchSuite } from './harness.ts';
 import { mlpToOnnx } from './onnx-writer.ts';
 import { createOrtMlp, type OrtProvider } from './peers/onnx-mlp.ts';
 
@@ -74,33 +74,6 @@ function message(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** Records `record` into one encoder per run, submits, waits for the queue; GPU ms = all the profiler's stages. */
-async function timeGpu(
-  ctx: BenchContext,
-  record: (encoder: GPUCommandEncoder, profiler: GpuProfiler) => void,
-  given?: GpuProfiler,
-): Promise<{ samples: number[]; gpuMs?: number; stages: Record<string, number> }> {
-  const { device } = ctx;
-  const profiler = given ?? new GpuProfiler(device, 1);
-  try {
-    const { samples } = await adaptiveSample(async () => {
-      const encoder = device.createCommandEncoder();
-      record(encoder, profiler);
-      const after = profiler.finish(encoder);
-      device.queue.submit([encoder.finish()]);
-      after();
-      await device.queue.onSubmittedWorkDone();
-    }, ctx.signal, SAMPLING);
-    await sleep(30);
-    const stages = { ...profiler.stages };
-    const values = Object.values(stages);
-    return { samples, gpuMs: profiler.hasTimestamps && values.length ? values.reduce((a, b) => a + b, 0) : undefined, stages };
-  } finally {
-    if (!given) profiler.destroy();
-  }
-}
 
 function randomArray(count: number, seed: number, scale = 1): Float32Array<ArrayBuffer> {
   const random = seededRandom(seed);
@@ -162,11 +135,11 @@ async function mlpCases(ctx: BenchContext, config: MlpConfig, n: number, peers: 
         const extra = fused && m instanceof FusedMlp ? `, block ${m.block.rows} rows, ${m.block.tileRows}x${4 * m.block.tileCols} tiles` : '';
         // Inference.
         try {
-          const t = await timeGpu(ctx, (encoder, profiler) => {
+          const t = await timeGpu(ctx.device, ctx.signal, (encoder, profiler) => {
             const pass = profiler.computePass(encoder, 'mlp');
             m.encodeForward(pass, inBuf, out, n);
             pass.end();
-          });
+          }, SAMPLING);
           outputs[key] = await readF32(device, out, 0, n * layout.outputPadded);
           weights ??= await readF32(device, m.params, 0, layout.paramCount);
           const ms = Math.min(...t.samples);
@@ -180,14 +153,14 @@ async function mlpCases(ctx: BenchContext, config: MlpConfig, n: number, peers: 
         try {
           adam = new Adam(device, { count: layout.paramCount, matrix: true, learningRate: 1e-6 });
           const a = adam;
-          const t = await timeGpu(ctx, (encoder, profiler) => {
+          const t = await timeGpu(ctx.device, ctx.signal, (encoder, profiler) => {
             const pass = profiler.computePass(encoder, 'mlp');
             m.encodeTrainForward(pass, inBuf, out, n);
             m.encodeBackward(pass, { input: inBuf, output: out, dOutput: dOut, dInput: dIn }, n);
             a.encodeStep(pass, m.params, m.grads);
             m.encodePrepare(pass);
             pass.end();
-          });
+          }, SAMPLING);
           cost += Math.min(...t.samples);
           train.push(row(SUITE, trainCase, impl, fused, t.samples, { gpuMs: t.gpuMs, note: `forward + backward (dW, dInput) + Adam${extra}` }));
         } catch (e) {
@@ -271,11 +244,11 @@ async function gridCase(ctx: BenchContext, n: number): Promise<BenchRow> {
     owned.push(positions);
     const features = ctx.device.createBuffer({ label: 'bench grid features', size: n * grid.outputStride * 4, usage: GPUBufferUsage.STORAGE });
     owned.push(features);
-    const t = await timeGpu(ctx, (encoder, profiler) => {
+    const t = await timeGpu(ctx.device, ctx.signal, (encoder, profiler) => {
       const pass = profiler.computePass(encoder, 'encoding');
       grid.encodeForward(pass, positions, features, n);
       pass.end();
-    });
+    }, SAMPLING);
     const lookups = n * config.levels * 8;
     const perS = (ms: number) => (lookups / (ms / 1000) / 1e6).toFixed(0);
     const r = row(SUITE, caseName, impl, true, t.samples, { gpuMs: t.gpuMs });
@@ -313,7 +286,7 @@ async function giaCases(ctx: BenchContext, batch: number): Promise<BenchRow[]> {
         try {
           model = new NgpModel(device, { grid, mlp: { width: 64, hiddenLayers: 2, outputDims: 3, outputActivation: 'sigmoid' }, maxBatch: batch, fused, seed: 7, profiler });
           const m = model;
-          const t = await timeGpu(ctx, (encoder) => m.encodeTrainStep(encoder, inBuf, targetBuf, batch, 'l2'), profiler);
+          const t = await timeGpu(ctx.device, ctx.signal, (encoder) => m.encodeTrainStep(encoder, inBuf, targetBuf, batch, 'l2'), SAMPLING, profiler);
           const r = row(SUITE, caseName, impl, fused, t.samples, { gpuMs: t.gpuMs });
           const stages = Object.entries(t.stages).map(([k, v]) => `${k} ${v.toFixed(1)}`).join(', ');
           r.note = `L=16 F=2 T=2^19 (2048^2 image), 64-wide x 2 hidden, sigmoid, L2 + Adam: ${(1000 / r.medianMs).toFixed(1)} steps/s, ${((batch / r.medianMs) * 1000 / 1e6).toFixed(2)} M samples/s${stages ? `; GPU ms: ${stages}` : ''}`;

@@ -2,10 +2,9 @@ import { DmVtonModel, loadGen, loadWarp } from '../../demos/tryon/model.ts';
 import { TryOnPipeline } from '../../demos/tryon/pipeline.ts';
 import { OFFICIAL_WIDTHS, syntheticGen, syntheticWarp } from '../../demos/tryon/synthetic.ts';
 import { isCpuDevice } from '../../demos/ngp/common.ts';
-import { GpuProfiler } from '../../gpu/profiler.ts';
 import { readF32 } from '../../gpu/readback.ts';
 import { dmvtonToOnnx } from './dmvton-onnx.ts';
-import { adaptiveSample, row, type BenchContext, type BenchRow, type BenchSuite } from './harness.ts';
+import { adaptiveSample, row, timeGpu, type BenchContext, type BenchRow, type BenchSuite } from './harness.ts';
 import ortWasmUrl from 'onnxruntime-web/ort-wasm-simd-threaded.jsep.wasm?url';
 
 /**
@@ -31,7 +30,6 @@ const CPU_SIZES: [number, number][] = [
 /** onnxruntime-web's WebGPU backend ran this network ~4x slower than ours on SwiftShader: its runs are skipped when the estimate exceeds the budget left. */
 const ORT_WEBGPU_ESTIMATE = 5;
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function failed(caseName: string, impl: string, ours: boolean, note: string): BenchRow {
   return { suite: SUITE, case: caseName, impl, ours, medianMs: NaN, minMs: NaN, samples: 0, note };
@@ -79,31 +77,16 @@ export const tryonBench: BenchSuite = {
         });
         const masked = Float32Array.from(garment, (v, i) => v * edge[i % hw]);
         const pipe = new TryOnPipeline(device, model, h, w);
-        const profiler = new GpuProfiler(device, 1);
         let ours: Float32Array;
         let oursMs = 0;
         try {
           pipe.setInputs({ person, garment, edge });
-          const { samples } = await adaptiveSample(
-            async () => {
-              const e = device.createCommandEncoder();
-              pipe.encode(e, profiler);
-              const after = profiler.finish(e);
-              device.queue.submit([e.finish()]);
-              after();
-              await device.queue.onSubmittedWorkDone();
-            },
-            ctx.signal,
-            { budgetMs: Math.min(30_000, left / 4), minReps: 2, maxReps: 7, slowMs: 20_000 },
-          );
-          await sleep(30);
-          const stages = Object.entries(profiler.stages).map(([k, v]) => `${k} ${v.toFixed(1)}`).join(', ');
-          const gpuMs = profiler.hasTimestamps ? Object.values(profiler.stages).reduce((a, b) => a + b, 0) : undefined;
+          const t = await timeGpu(device, ctx.signal, (e, profiler) => pipe.encode(e, profiler), { budgetMs: Math.min(30_000, left / 4), minReps: 2, maxReps: 7, slowMs: 20_000 });
+          const stages = Object.entries(t.stages).map(([k, v]) => `${k} ${v.toFixed(1)}`).join(', ');
           ours = await readF32(device, pipe.outputs.tryOn.buffer, 0, 3 * hw);
-          oursMs = Math.min(...samples);
-          rows.push(row(SUITE, name, 'ours: WGSL', true, samples, { gpuMs, note: `${gmac.toFixed(1)} GMAC, ${weightsMb.toFixed(1)} MB f32 weights; GPU ms: ${stages}` }));
+          oursMs = Math.min(...t.samples);
+          rows.push(row(SUITE, name, 'ours: WGSL', true, t.samples, { gpuMs: t.gpuMs, note: `${gmac.toFixed(1)} GMAC, ${weightsMb.toFixed(1)} MB f32 weights; GPU ms: ${stages}` }));
         } finally {
-          profiler.destroy();
           pipe.destroy();
         }
         const onnx = dmvtonToOnnx(warpDict, genDict, h, w);
