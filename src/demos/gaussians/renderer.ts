@@ -116,6 +116,11 @@ export class GaussianRenderer {
   private scene: GpuScene | null = null;
   private readonly params: GPUBuffer;
   private readonly frameUniform: GPUBuffer;
+  /** CPU staging of the two uniforms, reused every frame. */
+  private readonly uniformData = (() => {
+    const data = new ArrayBuffer(PARAMS_BYTES);
+    return { f: new Float32Array(data), u: new Uint32Array(data), frame: new Float32Array(4) };
+  })();
   private readonly counter: GPUBuffer;
   private readonly drawArgs: GPUBuffer;
   /** What the splats on the GPU were last projected and sorted for. */
@@ -301,15 +306,15 @@ export class GaussianRenderer {
   }
 
   private writeParams(camera: Camera, t: number, options: RenderOptions, scene: GpuScene | null): void {
-    const data = new ArrayBuffer(PARAMS_BYTES);
-    const f = new Float32Array(data);
-    const u = new Uint32Array(data);
+    const { f, u, frame } = this.uniformData;
     f.set(camera.view, 0);
     f.set(camera.position, 16);
     f.set([camera.fx, camera.fy, camera.cx, camera.cy, camera.width, camera.height, camera.tanFovX, camera.tanFovY, t, scene?.duration ?? 1], 20);
     u.set([scene?.count ?? 0, scene ? KIND_CODE[scene.kind] : 0, Math.max(0, Math.min(options.shDegree, scene?.shDegree ?? 0)), scene?.shDegree ?? 0, scene?.shStride ?? 1, scene?.shDegreeT ?? 0], 30);
-    this.device.queue.writeBuffer(this.params, 0, data);
-    this.device.queue.writeBuffer(this.frameUniform, 0, new Float32Array([camera.width, camera.height, 0, 0]));
+    this.device.queue.writeBuffer(this.params, 0, f);
+    frame[0] = camera.width;
+    frame[1] = camera.height;
+    this.device.queue.writeBuffer(this.frameUniform, 0, frame);
   }
 
   private readVisible(encoder: GPUCommandEncoder): void {
