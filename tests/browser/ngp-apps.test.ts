@@ -2,6 +2,8 @@ import { expect } from 'vitest';
 import nerfWgsl from '../../shaders/ngp_app_nerf.wgsl?raw';
 import { bufferFrom, readF32 } from '../../src/gpu/readback.ts';
 import { computePipeline } from '../../src/gpu/shader.ts';
+import { cameraBlock, orbitPose } from '../../src/demos/ngp/common.ts';
+import { NerfRaySampler, packRgba8, probePointsReference, sampleRaysReference, type RayDataset } from '../../src/demos/ngp/nerf-rays.ts';
 import { gpuTest, rng } from './harness.ts';
 
 /** CPU volume rendering of one ray (f64), the function the NeRF loss kernel differentiates. */
@@ -126,3 +128,83 @@ for (const [spread, offset] of [[12, 0], [4, -2]]) {
     expect(occupied).toBeLessThan(cells);
   });
 }
+
+/** A small dataset for the ray sampler: orbit cameras, random rgba8 pixels. */
+function rayDataset(res: number, trainViews: number, heldViews: number): RayDataset {
+  const random = rng(17);
+  const total = trainViews + heldViews;
+  const cameras = new Float32Array(total * 16);
+  for (let v = 0; v < total; v++) cameras.set(cameraBlock(orbitPose(v * 2.4, (random() - 0.5) * 1.2, 1.5, 45), res, res), v * 16);
+  const images = Uint32Array.from({ length: total * res * res }, () => packRgba8(random(), random(), random()));
+  return { res, trainViews, heldViews, cameras, images };
+}
+
+for (const [label, held, occupied] of [['training rays, half the cells occupied', false, 0.5], ['held-out rays, a sparse grid', true, 0.15], ['training rays, no occupancy grid', false, null]] as const) {
+  gpuTest(`NeRF ray sampler: ${label}; views, pixels, targets and samples match the CPU reference`, async ({ device, own }) => {
+    const data = rayDataset(16, 6, 2);
+    const cells = 8;
+    const random = rng(3);
+    const bits = new Uint32Array(cells ** 3 / 32);
+    for (let c = 0; c < cells ** 3; c++) if (occupied === null || random() < occupied) bits[c >>> 5] |= 1 << (c & 31);
+    const occupancy = own(bufferFrom(device, bits));
+    const sampler = own(new NerfRaySampler(device, data, occupancy));
+    const sampling = { rays: 300, samples: 8, seed: 12345, held, cells };
+    const rows = sampling.rays * sampling.samples;
+    const out = {
+      positions: own(bufferFrom(device, new Float32Array(rows * 3).fill(-1))),
+      directions: own(bufferFrom(device, new Float32Array(rows * 3).fill(-1))),
+      deltas: own(bufferFrom(device, new Float32Array(rows).fill(-1))),
+      targets: own(bufferFrom(device, new Float32Array(sampling.rays * 3).fill(-1))),
+    };
+    const encoder = device.createCommandEncoder();
+    const pass = encoder.beginComputePass();
+    sampler.encodeRays(pass, sampling, out, occupied !== null);
+    pass.end();
+    device.queue.submit([encoder.finish()]);
+    const got = { positions: await readF32(device, out.positions), directions: await readF32(device, out.directions), deltas: await readF32(device, out.deltas), targets: await readF32(device, out.targets) };
+    const want = sampleRaysReference(data, sampling, occupied === null ? null : bits);
+    let checked = 0;
+    let used = 0;
+    const worst = { positions: 0, directions: 0, deltas: 0, targets: 0 };
+    for (let r = 0; r < sampling.rays; r++) {
+      // Targets and directions do not depend on the grid: every ray.
+      for (let i = r * 3; i < r * 3 + 3; i++) worst.targets = Math.max(worst.targets, Math.abs(got.targets[i] - want.targets[i]));
+      for (let i = r * 24; i < (r + 1) * 24; i++) worst.directions = Math.max(worst.directions, Math.abs(got.directions[i] - want.directions[i]));
+      if (want.borderline[r]) continue;
+      checked++;
+      for (let i = r * 24; i < (r + 1) * 24; i++) worst.positions = Math.max(worst.positions, Math.abs(got.positions[i] - want.positions[i]));
+      for (let i = r * 8; i < (r + 1) * 8; i++) {
+        worst.deltas = Math.max(worst.deltas, Math.abs(got.deltas[i] - want.deltas[i]) / Math.max(1e-3, want.deltas[i]));
+        if (want.deltas[i] > 0) used++;
+      }
+    }
+    console.info(`NeRF rays (${label}): ${checked}/${sampling.rays} rays away from cell faces compared, ${used} samples in use; worst |err| positions ${worst.positions.toExponential(1)}, directions ${worst.directions.toExponential(1)}, deltas (rel) ${worst.deltas.toExponential(1)}, targets ${worst.targets.toExponential(1)}`);
+    expect(checked).toBeGreaterThan(sampling.rays * 0.7);
+    expect(used).toBeGreaterThan(checked); // some rays reach occupied cells
+    expect(worst.targets).toBeLessThan(1e-6);
+    expect(worst.directions).toBeLessThan(1e-5);
+    expect(worst.positions).toBeLessThan(1e-4);
+    expect(worst.deltas).toBeLessThan(1e-4);
+  });
+}
+
+gpuTest('NeRF ray sampler: occupancy probe points, one inside each cell, match the CPU reference', async ({ device, own }) => {
+  const data = rayDataset(4, 1, 1);
+  const cells = 8;
+  const sampler = own(new NerfRaySampler(device, data, own(bufferFrom(device, new Uint32Array(16)))));
+  const positions = own(bufferFrom(device, new Float32Array(cells ** 3 * 3)));
+  const encoder = device.createCommandEncoder();
+  const pass = encoder.beginComputePass();
+  sampler.encodeProbes(pass, cells, 777, positions);
+  pass.end();
+  device.queue.submit([encoder.finish()]);
+  const got = await readF32(device, positions);
+  const want = probePointsReference(cells, 777);
+  let worst = 0;
+  for (let i = 0; i < want.length; i++) worst = Math.max(worst, Math.abs(got[i] - want[i]));
+  for (let c = 0; c < cells ** 3; c++) {
+    expect(Math.floor(got[c * 3] * cells)).toBe(c % cells);
+    expect(Math.floor(got[c * 3 + 2] * cells)).toBe(Math.floor(c / cells ** 2));
+  }
+  expect(worst).toBeLessThan(1e-6);
+});

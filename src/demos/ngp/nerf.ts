@@ -13,14 +13,15 @@
  * Occupancy grid (32^3) as instant-ngp keeps it: every `occEvery` steps the density MLP is
  * evaluated at a random point of every cell, the per-cell density (as optical thickness over
  * instant-ngp's minimum step) is updated as an EMA (max(0.95 old, new)), and the bitfield marks
- * cells above min(0.01, mean). Training samples skip empty cells (of 2S evenly spaced candidates
- * along a ray only those in occupied cells are kept, at most S); the renderer skips them too and
- * stops a ray once its transmittance is below 1e-3 (early termination). PSNR is measured on a
- * fixed set of rays of the held-out views, sampled like training rays (occupied cells only).
+ * cells above min(0.01, mean). Training rays and their samples are placed on the GPU
+ * (nerf-rays.ts): random view and pixel per ray, and of 2S evenly spaced, jittered candidates
+ * along it only those in occupied cells are kept (at most S); the renderer skips empty cells too
+ * and stops a ray once its transmittance is below 1e-3 (early termination). PSNR is measured on
+ * a fixed set of rays of the held-out views, sampled like training rays (occupied cells only).
  *
- * Differences from instant-ngp: L2 rather than Huber loss; sample placement on the CPU from a
- * non-stalling copy of the bitfield rather than a GPU ray-marching compaction kernel; all cells
- * are refreshed on each update (instant-ngp samples a subset after warm-up).
+ * Differences from instant-ngp: L2 rather than Huber loss; a fixed number of samples per ray
+ * (unused ones get delta 0) rather than a compacted sample stream; all cells are refreshed on
+ * each update (instant-ngp samples a subset after warm-up); targets are 8-bit like photographs.
  */
 import nerfWgsl from '../../../shaders/ngp_app_nerf.wgsl?raw';
 import type { FileKind } from '../../formats/sniff.ts';
@@ -28,13 +29,14 @@ import type { GpuProfiler } from '../../gpu/profiler.ts';
 import { computePipeline, workgroups } from '../../gpu/shader.ts';
 import { perLevelScaleFor } from '../../nn/ngp/config.ts';
 import { seededRandom } from '../../nn/random.ts';
-import { flatGroups, storageBuffer } from '../../nn/ngp/gpu-util.ts';
+import { flatGroups, maxStorageBytes, storageBuffer } from '../../nn/ngp/gpu-util.ts';
 import { NerfNetwork, NERF_DENSITY_OUTPUTS } from '../../nn/ngp/nerf-network.ts';
 import { LossReadback } from '../../nn/ngp/loss.ts';
 import { psnrFromMse } from '../../nn/ngp/model.ts';
 import type { CameraPose } from '../../ui/orbit-controls.ts';
 import { defaultLog2T, cameraBlock, intParam, normalize, orbitPose, renderSize, TrainingStats, type AppFrame, type AppSettings, type NgpApp, type Vec3 } from './common.ts';
 import { MAX_STEPS_PER_FRAME } from './gia.ts';
+import { NerfRaySampler, packRgba8, pcg, type RayBuffers } from './nerf-rays.ts';
 import { VolumeRenderer, type VolumeStyle } from './volume-renderer.ts';
 
 const OCC = 32;
@@ -105,11 +107,6 @@ function traceScene(scene: ReturnType<typeof syntheticScene>, o: Vec3, d: Vec3):
   return [colour[0] * lambert, colour[1] * lambert, colour[2] * lambert];
 }
 
-interface View {
-  camera: Float32Array;
-  rgb: Float32Array;
-}
-
 function rayOf(camera: Float32Array, res: number, x: number, y: number): { o: Vec3; d: Vec3 } {
   const nx = ((x + 0.5) / res) * 2 - 1;
   const ny = 1 - ((y + 0.5) / res) * 2;
@@ -119,18 +116,6 @@ function rayOf(camera: Float32Array, res: number, x: number, y: number): { o: Ve
     camera[14] + nx * camera[6] + ny * camera[10],
   ]);
   return { o: [camera[0], camera[1], camera[2]], d };
-}
-
-function boxHit(o: Vec3, d: Vec3): [number, number] {
-  let near = 0;
-  let far = Infinity;
-  for (let k = 0; k < 3; k++) {
-    const a = (-0.5 - o[k]) / d[k];
-    const b = (0.5 - o[k]) / d[k];
-    near = Math.max(near, Math.min(a, b));
-    far = Math.min(far, Math.max(a, b));
-  }
-  return [near, far];
 }
 
 export class NerfApp implements NgpApp {
@@ -150,26 +135,21 @@ export class NerfApp implements NgpApp {
   private readonly occEmaPipeline: GPUComputePipeline;
   private readonly occBitsPipeline: GPUComputePipeline;
   private readonly uniforms: GPUBuffer[] = [];
-  private readonly batchPositions: GPUBuffer[] = [];
-  private readonly batchDeltas: GPUBuffer[] = [];
-  private readonly batchDirections: GPUBuffer[] = [];
-  private readonly batchTargets: GPUBuffer[] = [];
+  private readonly sampler: NerfRaySampler;
+  /** One training batch: the steps of a frame run in order in one encoder, so they share it. */
+  private readonly batch: RayBuffers;
   private readonly rayLoss: GPUBuffer;
-  private readonly held: { positions: GPUBuffer; directions: GPUBuffer; deltas: GPUBuffer; targets: GPUBuffer; outputs: GPUBuffer; stats: GPUBuffer; rays: number };
-  /** Held-out pixels (view, x, y), fixed; their samples follow the occupancy grid like training's. */
-  private readonly heldPixels: [number, number, number][] = [];
-  /** The occupancy copy changed since the held-out samples were placed. */
-  private heldStale = false;
+  private readonly held: RayBuffers & { outputs: GPUBuffer; stats: GPUBuffer; rays: number; seed: number };
   private readonly occ: { positions: GPUBuffer; outputs: GPUBuffer; density: GPUBuffer; bits: GPUBuffer; read: GPUBuffer; busy: boolean };
-  private occRandom: () => number;
+  /** Occupancy updates since the start (seeds the probe points). */
+  private occUpdates = 0;
+  /** Latest copy of the occupancy bits, for the occupied-cell count only. */
   private occupancyCpu: Uint32Array | null = null;
-  private readonly views: View[] = [];
   private readonly res: number;
   private readonly samples: number;
   private readonly rays: number;
   private readonly maxRays: number;
   private readonly occEvery: number;
-  private random: () => number;
   private heldCount = -1;
 
   constructor(
@@ -184,6 +164,11 @@ export class NerfApp implements NgpApp {
     this.maxRays = intParam(params, 'rays', settings.cpu ? 48 * 48 : 96 * 96, 64, 1 << 20);
     this.occEvery = intParam(params, 'occEvery', 16, 1, 100000);
     const trainViews = intParam(params, 'views', 30, 1, 300);
+    // The views live on the GPU (4 bytes a pixel) for the ray sampler: checked before anything is allocated.
+    const imageBytes = (trainViews + HELD_OUT) * this.res * this.res * 4;
+    if (imageBytes > maxStorageBytes(device)) {
+      throw new Error(`NeRF: ${trainViews + HELD_OUT} views at ${this.res}x${this.res} need ${(imageBytes / 2 ** 20).toFixed(1)} MiB, over this device's ${(maxStorageBytes(device) / 2 ** 20).toFixed(0)} MiB storage limit; lower res or views`);
+    }
     const log2T = defaultLog2T(settings);
     this.field = new NerfNetwork(
       device,
@@ -195,22 +180,23 @@ export class NerfApp implements NgpApp {
       },
       profiler(),
     );
-    // The dataset: known poses on a sphere (Fibonacci spiral), rendered here.
+    // The dataset: known poses on a sphere (Fibonacci spiral), rendered here as 8-bit images.
     const scene = syntheticScene(settings.seed);
     const total = trainViews + HELD_OUT;
+    const cameras = new Float32Array(total * 16);
+    const images = new Uint32Array(total * this.res * this.res);
     for (let v = 0; v < total; v++) {
       const y = 1 - ((v + 0.5) / total) * 1.6; // avoid the poles
       const yaw = v * 2.399963;
       const pose = orbitPose(yaw, Math.asin(Math.max(-0.95, Math.min(0.95, y))) * 0.8, 1.5, 45);
       const camera = cameraBlock(pose, this.res, this.res);
-      const rgb = new Float32Array(this.res * this.res * 3);
+      cameras.set(camera, v * 16);
       for (let py = 0; py < this.res; py++) {
         for (let px = 0; px < this.res; px++) {
           const { o, d } = rayOf(camera, this.res, px, py);
-          rgb.set(traceScene(scene, o, d), (py * this.res + px) * 3);
+          images[(v * this.res + py) * this.res + px] = packRgba8(...traceScene(scene, o, d));
         }
       }
-      this.views.push({ camera, rgb });
     }
     this.note = `Built-in synthetic scene (spheres and a box, rendered by the suite): ${trainViews} training + ${HELD_OUT} held-out views at ${this.res}x${this.res}, known poses`;
 
@@ -220,21 +206,21 @@ export class NerfApp implements NgpApp {
     this.occEmaPipeline = pipe('occupancy_ema');
     this.occBitsPipeline = pipe('occupancy_bits');
     const rows = this.rays * this.samples;
-    for (let i = 0; i < MAX_STEPS_PER_FRAME; i++) {
-      this.batchPositions.push(storageBuffer(device, 'nerf batch positions', rows * 12));
-      this.batchDeltas.push(storageBuffer(device, 'nerf batch deltas', rows * 4));
-      this.batchDirections.push(storageBuffer(device, 'nerf batch directions', rows * 12));
-      this.batchTargets.push(storageBuffer(device, 'nerf batch targets', this.rays * 12));
-    }
-    for (let i = 0; i < MAX_STEPS_PER_FRAME + 2; i++) this.uniforms.push(device.createBuffer({ label: 'nerf params', size: 48, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST }));
-    // Held-out rays: a fixed seeded subset of the held-out views' pixels.
-    // 512 rays whatever the batch: fewer make a noisy PSNR (inference only, every 8th step).
+    this.batch = {
+      positions: storageBuffer(device, 'nerf batch positions', rows * 12),
+      deltas: storageBuffer(device, 'nerf batch deltas', rows * 4),
+      directions: storageBuffer(device, 'nerf batch directions', rows * 12),
+      targets: storageBuffer(device, 'nerf batch targets', this.rays * 12),
+    };
+    for (let i = 0; i < 3; i++) this.uniforms.push(device.createBuffer({ label: 'nerf params', size: 48, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST }));
+    // Held-out rays: fixed seeded pixels of the held-out views; their samples follow the
+    // occupancy grid as training's do. 512 rays whatever the batch: fewer make a noisy PSNR
+    // (inference only, every 8th step).
     const heldRays = 512;
-    const heldRandom = seededRandom(settings.seed + 99);
-    for (let r = 0; r < heldRays; r++) this.heldPixels.push([trainViews + (r % HELD_OUT), Math.floor(heldRandom() * this.res), Math.floor(heldRandom() * this.res)]);
     this.rayLoss = storageBuffer(device, 'nerf ray losses', Math.max(this.rays, heldRays) * 4);
     this.held = {
       rays: heldRays,
+      seed: pcg(settings.seed + 99),
       positions: storageBuffer(device, 'nerf held-out positions', heldRays * this.samples * 12),
       directions: storageBuffer(device, 'nerf held-out directions', heldRays * this.samples * 12),
       deltas: storageBuffer(device, 'nerf held-out deltas', heldRays * this.samples * 4),
@@ -242,7 +228,6 @@ export class NerfApp implements NgpApp {
       outputs: storageBuffer(device, 'nerf held-out outputs', heldRays * this.samples * 16),
       stats: storageBuffer(device, 'nerf held-out stats', 16),
     };
-    this.placeHeldSamples();
     // Occupancy grid: all cells occupied at first; density EMA starts at zero.
     const cells = OCC * OCC * OCC;
     this.occ = {
@@ -254,12 +239,11 @@ export class NerfApp implements NgpApp {
       busy: false,
     };
     device.queue.writeBuffer(this.occ.bits, 0, new Uint32Array(cells / 32).fill(0xffffffff));
+    this.sampler = new NerfRaySampler(device, { res: this.res, trainViews, heldViews: HELD_OUT, cameras, images }, this.occ.bits);
     this.renderer = new VolumeRenderer(device, intParam(params, 'renderSamples', 64, 4, 512));
     this.renderer.occupancy = this.occ.bits;
     this.stats = new TrainingStats(device);
     this.heldReadback = new LossReadback(device);
-    this.random = seededRandom(settings.seed);
-    this.occRandom = seededRandom(settings.seed + 7);
   }
 
   get step(): number {
@@ -300,73 +284,6 @@ export class NerfApp implements NgpApp {
     };
   }
 
-  private occupied(x: number, y: number, z: number): boolean {
-    const bits = this.occupancyCpu;
-    if (!bits) return true;
-    const cx = Math.min(OCC - 1, Math.max(0, Math.floor(x * OCC)));
-    const cy = Math.min(OCC - 1, Math.max(0, Math.floor(y * OCC)));
-    const cz = Math.min(OCC - 1, Math.max(0, Math.floor(z * OCC)));
-    const cell = (cz * OCC + cy) * OCC + cx;
-    return (bits[cell >>> 5] & (1 << (cell & 31))) !== 0;
-  }
-
-  /**
-   * Samples of ray (px, py) of a view into row `r`: with `occupancy`, of 2S evenly spaced,
-   * jittered candidates the ones in occupied cells (at most S; unused samples get delta 0);
-   * without, S uniform midpoints.
-   */
-  private fillRay(view: View, px: number, py: number, r: number, pos: Float32Array, dirs: Float32Array, deltas: Float32Array, targets: Float32Array, random: (() => number) | null, occupancy: boolean): void {
-    const S = this.samples;
-    const { o, d } = rayOf(view.camera, this.res, px, py);
-    const [near, far] = boxHit(o, d);
-    targets.set(view.rgb.subarray((py * this.res + px) * 3, (py * this.res + px) * 3 + 3), r * 3);
-    const base = r * S;
-    for (let k = 0; k < S; k++) dirs.set([d[0] * 0.5 + 0.5, d[1] * 0.5 + 0.5, d[2] * 0.5 + 0.5], (base + k) * 3);
-    let j = 0;
-    if (far > near) {
-      const candidates = occupancy ? 2 * S : S;
-      const dt = (far - near) / candidates;
-      const jitter = random ? random() : 0.5;
-      for (let k = 0; k < candidates && j < S; k++) {
-        const t = near + (k + jitter) * dt;
-        const x = o[0] + t * d[0] + 0.5;
-        const y = o[1] + t * d[1] + 0.5;
-        const z = o[2] + t * d[2] + 0.5;
-        if (occupancy && !this.occupied(x, y, z)) continue;
-        pos[(base + j) * 3] = Math.min(1, Math.max(0, x));
-        pos[(base + j) * 3 + 1] = Math.min(1, Math.max(0, y));
-        pos[(base + j) * 3 + 2] = Math.min(1, Math.max(0, z));
-        deltas[base + j] = dt;
-        j++;
-      }
-    }
-    for (; j < S; j++) {
-      pos.fill(0.5, (base + j) * 3, (base + j) * 3 + 3);
-      deltas[base + j] = 0;
-    }
-  }
-
-  /**
-   * Samples of the held-out rays, placed as training places them (occupied cells of 2S
-   * candidates, no jitter) and as the renderer marches: samples in cells the grid calls empty
-   * are never trained, so evaluating them would measure untrained density.
-   */
-  private placeHeldSamples(): void {
-    const S = this.samples;
-    const n = this.heldPixels.length;
-    const pos = new Float32Array(n * S * 3);
-    const dirs = new Float32Array(n * S * 3);
-    const deltas = new Float32Array(n * S);
-    const targets = new Float32Array(n * 3);
-    this.heldPixels.forEach(([v, px, py], r) => this.fillRay(this.views[v], px, py, r, pos, dirs, deltas, targets, null, true));
-    const q = this.device.queue;
-    q.writeBuffer(this.held.positions, 0, pos);
-    q.writeBuffer(this.held.directions, 0, dirs);
-    q.writeBuffer(this.held.deltas, 0, deltas);
-    q.writeBuffer(this.held.targets, 0, targets);
-    this.heldStale = false;
-  }
-
   private uniform(i: number, rays: number, writeGrad: boolean, gradScale: number, invCount: number): GPUBuffer {
     const data = new ArrayBuffer(48);
     new Uint32Array(data, 0, 4).set([rays, this.samples, writeGrad ? 1 : 0, OCC]);
@@ -394,35 +311,29 @@ export class NerfApp implements NgpApp {
     const { encoder, profiler } = frame;
     const steps = Math.min(frame.steps, MAX_STEPS_PER_FRAME);
     const S = this.samples;
-    const trainViews = this.views.length - HELD_OUT;
+    const b = this.batch;
     let occupancyDue = false;
     for (let i = 0; i < steps; i++) {
-      const pos = new Float32Array(this.rays * S * 3);
-      const deltas = new Float32Array(this.rays * S);
-      const dirs = new Float32Array(this.rays * S * 3);
-      const targets = new Float32Array(this.rays * 3);
-      for (let r = 0; r < this.rays; r++) {
-        const view = this.views[Math.floor(this.random() * trainViews)];
-        this.fillRay(view, Math.floor(this.random() * this.res), Math.floor(this.random() * this.res), r, pos, dirs, deltas, targets, this.random, true);
-      }
-      this.device.queue.writeBuffer(this.batchPositions[i], 0, pos);
-      this.device.queue.writeBuffer(this.batchDeltas[i], 0, deltas);
-      this.device.queue.writeBuffer(this.batchDirections[i], 0, dirs);
-      this.device.queue.writeBuffer(this.batchTargets[i], 0, targets);
+      const pass = profiler.computePass(encoder, 'rays');
+      // A fresh hash seed per step: deterministic from the app seed and the step.
+      this.sampler.encodeRays(pass, { rays: this.rays, samples: S, seed: Math.imul(this.settings.seed, 0x9e3779b1) + this.field.step, held: false, cells: OCC }, b);
+      pass.end();
       const n = this.rays * S;
       const scale = this.rays * 3;
-      this.field.encodeTrainForward(encoder, this.batchPositions[i], this.batchDirections[i], n);
-      this.encodeLoss(encoder, profiler, this.uniform(i, this.rays, true, scale / (this.rays * 3), 1 / (this.rays * 3)), this.field.predictions, this.batchDeltas[i], this.batchTargets[i], this.field.lossStats, this.rays);
-      this.field.encodeBackward(encoder, this.batchPositions[i], n, scale);
+      this.field.encodeTrainForward(encoder, b.positions, b.directions, n);
+      this.encodeLoss(encoder, profiler, this.uniform(0, this.rays, true, scale / (this.rays * 3), 1 / (this.rays * 3)), this.field.predictions, b.deltas, b.targets, this.field.lossStats, this.rays);
+      this.field.encodeBackward(encoder, b.positions, n, scale);
       if (this.field.step % this.occEvery === 0 && this.field.step >= 2 * this.occEvery) occupancyDue = true;
     }
     this.stats.encode(encoder, this.field.lossStats, this.field.step, frame.afterSubmit, null);
     // Held-out PSNR every few steps (fixed rays, inference only).
     if (steps > 0 && (this.field.step % 8 === 0 || this.psnr === null)) {
-      if (this.heldStale) this.placeHeldSamples();
       const h = this.held;
+      const pass = profiler.computePass(encoder, 'rays');
+      this.sampler.encodeRays(pass, { rays: h.rays, samples: S, seed: h.seed, held: true, cells: OCC }, h);
+      pass.end();
       this.field.encodeForward(encoder, h.positions, h.outputs, h.rays * S, h.directions);
-      this.encodeLoss(encoder, profiler, this.uniform(MAX_STEPS_PER_FRAME, h.rays, false, 0, 1 / (h.rays * 3)), h.outputs, h.deltas, h.targets, h.stats, h.rays);
+      this.encodeLoss(encoder, profiler, this.uniform(1, h.rays, false, 0, 1 / (h.rays * 3)), h.outputs, h.deltas, h.targets, h.stats, h.rays);
       const done = this.heldReadback.encode(encoder, h.stats);
       frame.afterSubmit(done);
     }
@@ -438,21 +349,17 @@ export class NerfApp implements NgpApp {
   }
 
   /**
-   * Occupancy update: density at a random point of every cell -> EMA -> bitfield; the CPU copy
-   * of the bits (training sample placement) follows without stalling.
+   * Occupancy update: density at a random point of every cell -> EMA -> bitfield; a CPU copy
+   * of the bits (for the occupied-cell count) follows without stalling.
    */
   private encodeOccupancy(encoder: GPUCommandEncoder, profiler: GpuProfiler, afterSubmit: (c: () => void) => void): void {
     const cells = OCC * OCC * OCC;
     const o = this.occ;
-    const points = new Float32Array(cells * 3);
-    for (let i = 0; i < cells; i++) {
-      points[i * 3] = ((i % OCC) + this.occRandom()) / OCC;
-      points[i * 3 + 1] = ((Math.floor(i / OCC) % OCC) + this.occRandom()) / OCC;
-      points[i * 3 + 2] = (Math.floor(i / (OCC * OCC)) + this.occRandom()) / OCC;
-    }
-    this.device.queue.writeBuffer(o.positions, 0, points);
+    const probes = profiler.computePass(encoder, 'occupancy');
+    this.sampler.encodeProbes(probes, OCC, Math.imul(this.settings.seed + 7, 0x85ebca6b) + this.occUpdates++, o.positions);
+    probes.end();
     this.field.encodeDensity(encoder, o.positions, o.outputs, cells);
-    const uniform = this.uniform(MAX_STEPS_PER_FRAME + 1, 0, false, 0, 0);
+    const uniform = this.uniform(2, 0, false, 0, 0);
     const pass = profiler.computePass(encoder, 'occupancy');
     pass.setPipeline(this.occEmaPipeline);
     pass.setBindGroup(0, this.group(this.occEmaPipeline, [[0, uniform], [1, o.outputs], [8, o.density]]));
@@ -469,7 +376,6 @@ export class NerfApp implements NgpApp {
         () => {
           this.occupancyCpu = new Uint32Array(o.read.getMappedRange().slice(0));
           o.read.unmap();
-          this.heldStale = true;
           o.busy = false;
         },
         () => (o.busy = false),
@@ -479,12 +385,10 @@ export class NerfApp implements NgpApp {
 
   reset(): void {
     this.field.reset(this.settings.seed);
-    this.random = seededRandom(this.settings.seed);
     this.stats.reset();
     this.psnr = null;
     this.occupancyCpu = null;
-    this.placeHeldSamples();
-    this.occRandom = seededRandom(this.settings.seed + 7);
+    this.occUpdates = 0;
     this.device.queue.writeBuffer(this.occ.bits, 0, new Uint32Array((OCC * OCC * OCC) / 32).fill(0xffffffff));
     this.device.queue.writeBuffer(this.occ.density, 0, new Float32Array(OCC * OCC * OCC));
     this.renderer.restart();
@@ -495,7 +399,8 @@ export class NerfApp implements NgpApp {
     this.renderer.destroy();
     this.stats.destroy();
     this.heldReadback.destroy();
-    for (const b of [...this.batchPositions, ...this.batchDeltas, ...this.batchDirections, ...this.batchTargets, ...this.uniforms, this.rayLoss]) b.destroy();
+    this.sampler.destroy();
+    for (const b of [this.batch.positions, this.batch.deltas, this.batch.directions, this.batch.targets, ...this.uniforms, this.rayLoss]) b.destroy();
     for (const b of [this.held.positions, this.held.directions, this.held.deltas, this.held.targets, this.held.outputs, this.held.stats]) b.destroy();
     for (const b of [this.occ.positions, this.occ.outputs, this.occ.density, this.occ.bits, this.occ.read]) b.destroy();
   }
