@@ -1,5 +1,6 @@
 import { expect, test } from 'vitest';
 import { adaptiveSample, median, mergeReports, ratioOf, row, toMarkdown, type BenchRow } from '../../src/app/bench/harness.ts';
+import { coverageOf, imagePsnr } from '../../src/app/bench/peers/peer-runner.ts';
 
 test('median of odd and even samples', () => {
   expect(median([3, 1, 2])).toBe(2);
@@ -49,4 +50,16 @@ test('adaptiveSample: one unmeasured warm-up, then reps within the bounds the bu
   const slow = await adaptiveSample(fn, signal, { budgetMs: 0, minReps: 3, maxReps: 9, slowMs: 0 });
   expect(slow.samples.length).toBe(2);
   expect(slow.warmMs).toBeGreaterThan(0);
+});
+
+test('splat viewer captures: coverage counts lit pixels, PSNR compares RGB only and needs equal sizes', () => {
+  const image = (w: number, h: number, rgb: number[]) => ({ width: w, height: h, rgba: Uint8ClampedArray.from({ length: w * h * 4 }, (_, i) => (i % 4 === 3 ? 255 : rgb[i % 4])) });
+  const black = image(4, 2, [0, 0, 0]);
+  const grey = image(4, 2, [10, 10, 10]);
+  expect(coverageOf(black)).toBe(0);
+  expect(coverageOf(image(4, 2, [0, 13, 0]))).toBe(1);
+  expect(imagePsnr(grey, grey)).toBe(Infinity);
+  // MSE 100 on every channel: 10·log10(255² / 100).
+  expect(imagePsnr(black, grey)).toBeCloseTo(10 * Math.log10(65025 / 100), 10);
+  expect(imagePsnr(black, image(2, 4, [0, 0, 0]))).toBeNaN();
 });

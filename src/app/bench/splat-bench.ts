@@ -15,7 +15,7 @@
  * runs past its time limit becomes a row with `failed: …` and NaN times; the run goes on.
  */
 import { row, type BenchContext, type BenchRow, type BenchSuite } from './harness.ts';
-import type { CameraPath, PeerOptions, PeerResult, RunPeer } from './peers/peer-runner.ts';
+import { imagePsnr, type CameraPath, type FrameImage, type PassResult, type PeerOptions, type PeerResult, type RunPeer } from './peers/peer-runner.ts';
 // The scene writer (and the formats code under it) loads with the suite's first run, not with the page.
 import type * as SyntheticScene from './synthetic-scene.ts';
 
@@ -85,6 +85,8 @@ export const splatBench: BenchSuite = {
         await new Promise((r) => setTimeout(r, 0));
         const ply = syntheticPly(c.count, 1);
         const paths = c.paths.map((p) => camera[p]);
+        /** Our last frame per path, with its frame count (the pose it ends at). */
+        const oursLast = new Map<string, { image: FrameImage; frames: number }>();
         for (const peer of PEERS) {
           ctx.progress(step++ / steps, `${c.count / 1000}k Gaussians: ${peer.impl}`);
           ctx.signal.throwIfAborted();
@@ -119,10 +121,12 @@ export const splatBench: BenchSuite = {
               rows.push({ suite: 'splats', case: label, impl: peer.impl, ours: peer.ours, medianMs: NaN, minMs: NaN, samples: 0, note: `failed: ${failure || 'no result for this camera path'}` });
               continue;
             }
+            if (peer.ours && pass.image) oursLast.set(path.name, { image: pass.image, frames: pass.frameMs.length });
             const bits = [
               result.note,
               `load ${(result.loadMs / 1000).toFixed(1)} s`,
               `${(pass.coverage * 100).toFixed(0)}% of pixels lit`,
+              peer.ours ? '' : agreement(oursLast.get(path.name), pass),
               `synced mean ${pass.syncedMeanMs.toFixed(1)} ms`,
               pass.sorts === undefined ? '' : `${pass.sorts} sorts in ${pass.frameMs.length} frames`,
             ].filter(Boolean);
@@ -139,6 +143,16 @@ export const splatBench: BenchSuite = {
     return rows.sort((a, b) => order.indexOf(a.case) - order.indexOf(b.case) || PEERS.findIndex((p) => p.impl === a.impl) - PEERS.findIndex((p) => p.impl === b.impl));
   },
 };
+
+/**
+ * How close a peer's last frame is to ours: PSNR of the 4× downscaled captures when both
+ * ended at the same pose (same number of frames on the path).
+ */
+function agreement(ours: { image: FrameImage; frames: number } | undefined, pass: PassResult): string {
+  if (!ours || !pass.image) return '';
+  if (ours.frames !== pass.frameMs.length) return 'last frame at another pose than ours';
+  return `last frame vs ours ${imagePsnr(ours.image, pass.image).toFixed(1)} dB PSNR`;
+}
 
 /**
  * Runs one peer with a time limit. On timeout (or cancel) the peer's signal aborts, which

@@ -1,8 +1,9 @@
 /**
  * What every splat viewer runner of the benchmark shares: the options and result shapes,
  * an 800×600 canvas at device pixel ratio 1, the requestAnimationFrame loop that moves
- * the camera and times presented frames, a coverage probe that checks a frame really
- * drew splats, and abort plumbing so a stuck peer can be torn down.
+ * the camera and times presented frames, a capture of the last frame (coverage: did it
+ * really draw splats; PSNR against our image at the same pose), and abort plumbing so a
+ * stuck peer can be torn down.
  *
  * Frame time = the time between consecutive requestAnimationFrame callbacks while the
  * viewer renders one frame per callback: what a user sees as frame pacing. On SwiftShader
@@ -45,6 +46,8 @@ export interface PassResult {
   syncedMeanMs: number;
   /** Fraction of the last frame's pixels that differ from the black background. */
   coverage: number;
+  /** The last frame, 4× downscaled (RGBA), to compare viewers' images at the same pose. */
+  image?: FrameImage;
   /** Frames rendered before timing started. */
   warmupFrames: number;
   /** Sorts the viewer finished during the timed window, where it can tell. */
@@ -98,26 +101,47 @@ export function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<
 
 export const nextFrame = (): Promise<number> => new Promise((resolve) => requestAnimationFrame(resolve));
 
+export interface FrameImage {
+  width: number;
+  height: number;
+  rgba: Uint8ClampedArray;
+}
+
 /**
- * Fraction of pixels brighter than the black background, from a 4×-downscaled copy of the
- * canvas. Call it in the same task as the render (WebGL drawing buffers and WebGPU
- * canvas textures are only readable until the frame is presented); it waits for the GPU.
+ * A 4×-downscaled copy of the canvas over black. Call it in the same task as the render
+ * (WebGL drawing buffers and WebGPU canvas textures are only readable until the frame is
+ * presented); it waits for the GPU.
  */
-export function coverage(canvas: HTMLCanvasElement): number {
-  const w = Math.max(1, canvas.width >> 2);
-  const h = Math.max(1, canvas.height >> 2);
+export function captureFrame(canvas: HTMLCanvasElement): FrameImage | null {
+  const width = Math.max(1, canvas.width >> 2);
+  const height = Math.max(1, canvas.height >> 2);
   const probe = document.createElement('canvas');
-  probe.width = w;
-  probe.height = h;
+  probe.width = width;
+  probe.height = height;
   const ctx = probe.getContext('2d', { willReadFrequently: true });
-  if (!ctx) return NaN;
+  if (!ctx) return null;
   ctx.fillStyle = '#000';
-  ctx.fillRect(0, 0, w, h);
-  ctx.drawImage(canvas, 0, 0, w, h);
-  const px = ctx.getImageData(0, 0, w, h).data;
+  ctx.fillRect(0, 0, width, height);
+  ctx.drawImage(canvas, 0, 0, width, height);
+  return { width, height, rgba: ctx.getImageData(0, 0, width, height).data };
+}
+
+/** Fraction of pixels brighter than the black background. */
+export function coverageOf(image: FrameImage | null): number {
+  if (!image) return NaN;
+  const px = image.rgba;
   let lit = 0;
   for (let i = 0; i < px.length; i += 4) if (Math.max(px[i], px[i + 1], px[i + 2]) > 12) lit++;
-  return lit / (w * h);
+  return lit / (image.width * image.height);
+}
+
+/** PSNR (dB, RGB) between two captures of the same size; NaN when the sizes differ. */
+export function imagePsnr(a: FrameImage, b: FrameImage): number {
+  if (a.width !== b.width || a.height !== b.height) return NaN;
+  let sum = 0;
+  for (let i = 0; i < a.rgba.length; i += 4) for (let c = 0; c < 3; c++) sum += (a.rgba[i + c] - b.rgba[i + c]) ** 2;
+  const mse = sum / (a.width * a.height * 3);
+  return mse === 0 ? Infinity : 10 * Math.log10((255 * 255) / mse);
 }
 
 /**
@@ -147,7 +171,7 @@ export async function timedPass(
   // Warm-up, part 1: until the canvas shows splats (checked by a readback every frame).
   for (;;) {
     await frame();
-    const c = coverage(canvas);
+    const c = coverageOf(captureFrame(canvas));
     if (c >= MIN_COVERAGE) break;
     if (performance.now() - warmStart > WARMUP_LIMIT_MS) throw new Error(`nothing drawn after ${warm} frames (${(c * 100).toFixed(2)}% of pixels lit)`);
   }
@@ -156,7 +180,7 @@ export async function timedPass(
   for (let settled = 0; settled < SETTLE_FRAMES || warm < opts.warmupFrames; settled++) await frame();
   const stamps: number[] = [];
   let start = 0;
-  let lastCoverage = NaN;
+  let last: FrameImage | null = null;
   let end = 0;
   let sortsBefore = 0;
   for (let i = 0; ; i++) {
@@ -172,13 +196,13 @@ export async function timedPass(
     const intervals = stamps.length - 1;
     const outOfTime = performance.now() - start > opts.maxMeasureMs && intervals >= 3;
     if (intervals >= opts.frames || outOfTime) {
-      lastCoverage = coverage(canvas);
+      last = captureFrame(canvas);
       end = performance.now();
       break;
     }
   }
   const frameMs = stamps.slice(1).map((t, i) => t - stamps[i]);
-  const result: PassResult = { path: path.name, frameMs, syncedMeanMs: (end - start) / stamps.length, coverage: lastCoverage, warmupFrames: warm };
+  const result: PassResult = { path: path.name, frameMs, syncedMeanMs: (end - start) / stamps.length, coverage: coverageOf(last), warmupFrames: warm, image: last ?? undefined };
   if (sortsDone) result.sorts = sortsDone() - sortsBefore;
   return result;
 }
