@@ -214,9 +214,10 @@ export class NerfApp implements NgpApp {
     };
     for (let i = 0; i < 3; i++) this.uniforms.push(device.createBuffer({ label: 'nerf params', size: 48, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST }));
     // Held-out rays: fixed seeded pixels of the held-out views; their samples follow the
-    // occupancy grid as training's do. 512 rays whatever the batch: fewer make a noisy PSNR
-    // (inference only, every 8th step).
-    const heldRays = 512;
+    // occupancy grid as training's do (inference only, every 8th step). Two different sets of
+    // 512 rays read up to 2 dB apart on the same field (4096: about 0.5 dB), so GPUs, where it
+    // is cheap, use 4096; software adapters 512 (there it costs several training steps).
+    const heldRays = intParam(params, 'heldRays', settings.cpu ? 512 : 4096, 64, 1 << 16);
     this.rayLoss = storageBuffer(device, 'nerf ray losses', Math.max(this.rays, heldRays) * 4);
     this.held = {
       rays: heldRays,
