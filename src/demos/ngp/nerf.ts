@@ -17,7 +17,8 @@
  * (nerf-rays.ts): random view and pixel per ray, and of 2S evenly spaced, jittered candidates
  * along it only those in occupied cells are kept (at most S); the renderer skips empty cells too
  * and stops a ray once its transmittance is below 1e-3 (early termination). PSNR is measured on
- * a fixed set of rays of the held-out views, sampled like training rays (occupied cells only).
+ * a fixed set of rays of the held-out views, sampled like training rays (occupied cells only;
+ * `?heldRays=N`, default 4096 on GPUs, 512 on software adapters).
  *
  * Differences from instant-ngp: L2 rather than Huber loss; a fixed number of samples per ray
  * (unused ones get delta 0) rather than a compacted sample stream; all cells are refreshed on
