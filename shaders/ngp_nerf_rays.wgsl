@@ -14,6 +14,7 @@
 //
 // CPU reference: src/demos/ngp/nerf-rays.ts (same hash, same integer view/pixel picks).
 
+
 struct Params {
   rays: u32,
   samples: u32,
@@ -35,13 +36,7 @@ struct Params {
 @group(0) @binding(6) var<storage, read_write> deltas: array<f32>;
 @group(0) @binding(7) var<storage, read_write> targets: array<f32>;    // 3 per ray
 
-// PCG hash (Jarzynski & Olano 2020): one u32 in, one well-mixed u32 out.
-fn pcg(v: u32) -> u32 {
-  let s = v * 747796405u + 2891336453u;
-  let w = ((s >> ((s >> 28u) + 4u)) ^ s) * 277803737u;
-  return (w >> 22u) ^ w;
-}
-
+// pcg: shaders/lib/hash.wgsl, joined in front by nerf-rays.ts.
 // floor(n * h / 2^32) with the top 16 bits of h: exact integers on both CPU and GPU.
 fn pick(h: u32, n: u32) -> u32 { return ((h >> 16u) * n) >> 16u; }
 fn unit(h: u32) -> f32 { return f32(h >> 8u) / 16777216.0; }

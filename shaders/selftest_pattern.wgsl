@@ -12,13 +12,8 @@ struct Params {
 @group(0) @binding(2) var image: texture_2d<f32>;
 @group(0) @binding(3) var image_sampler: sampler;
 
-fn hash(x: u32) -> u32 {
-  var h = x * 747796405u + 2891336453u;
-  h = ((h >> ((h >> 28u) + 4u)) ^ h) * 277803737u;
-  return (h >> 22u) ^ h;
-}
-
-fn unit(x: u32) -> f32 { return f32(hash(x)) / 4294967295.0; }
+// pcg: shaders/lib/hash.wgsl, joined in front by pattern-pipeline.ts.
+fn unit(x: u32) -> f32 { return f32(pcg(x)) / 4294967295.0; }
 
 @compute @workgroup_size(8, 8) fn main(@builtin(global_invocation_id) id: vec3u) {
   let size = textureDimensions(output);

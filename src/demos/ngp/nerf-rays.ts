@@ -4,16 +4,12 @@
  * points, all from a counter-based hash so nothing proportional to the batch runs on the CPU.
  * `sampleRaysReference` is the same computation in f64 for tests.
  */
+import hashWgsl from '../../../shaders/lib/hash.wgsl?raw';
 import raysWgsl from '../../../shaders/ngp_nerf_rays.wgsl?raw';
-import { computePipeline } from '../../gpu/shader.ts';
+import { computePipeline, wgsl } from '../../gpu/shader.ts';
+import { pcg } from '../../nn/random.ts';
 import { bindGroup, flatGroups, storageBuffer, UniformArena } from '../../nn/ngp/gpu-util.ts';
 
-/** PCG hash (Jarzynski & Olano 2020), as the shader computes it in u32. */
-export function pcg(v: number): number {
-  const s = (Math.imul(v >>> 0, 747796405) + 2891336453) >>> 0;
-  const w = Math.imul(((s >>> ((s >>> 28) + 4)) ^ s) >>> 0, 277803737) >>> 0;
-  return ((w >>> 22) ^ w) >>> 0;
-}
 const pick = (h: number, n: number) => ((h >>> 16) * n) >>> 16;
 const unit = (h: number) => (h >>> 8) / 16777216;
 
@@ -62,8 +58,9 @@ export class NerfRaySampler {
     this.cameras = storageBuffer(device, 'nerf view cameras', data.cameras.byteLength);
     device.queue.writeBuffer(this.cameras, 0, data.cameras);
     device.queue.writeBuffer(this.images, 0, data.images);
-    this.raysPipeline = computePipeline(device, 'nerf rays', raysWgsl, 'rays');
-    this.probesPipeline = computePipeline(device, 'nerf occupancy probes', raysWgsl, 'probes');
+    const code = wgsl(hashWgsl, raysWgsl);
+    this.raysPipeline = computePipeline(device, 'nerf rays', code, 'rays');
+    this.probesPipeline = computePipeline(device, 'nerf occupancy probes', code, 'probes');
     this.uniforms = new UniformArena(device, 'nerf rays', 32);
   }
 

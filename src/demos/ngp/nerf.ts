@@ -29,7 +29,7 @@ import type { FileKind } from '../../formats/sniff.ts';
 import type { GpuProfiler } from '../../gpu/profiler.ts';
 import { computePipeline, workgroups } from '../../gpu/shader.ts';
 import { perLevelScaleFor } from '../../nn/ngp/config.ts';
-import { seededRandom } from '../../nn/random.ts';
+import { pcg, seededRandom } from '../../nn/random.ts';
 import { flatGroups, maxStorageBytes, storageBuffer } from '../../nn/ngp/gpu-util.ts';
 import { NerfNetwork, NERF_DENSITY_OUTPUTS } from '../../nn/ngp/nerf-network.ts';
 import { LossReadback } from '../../nn/ngp/loss.ts';
@@ -37,7 +37,7 @@ import { psnrFromMse } from '../../nn/ngp/model.ts';
 import type { CameraPose } from '../../ui/orbit-controls.ts';
 import { defaultLog2T, cameraBlock, intParam, normalize, orbitPose, renderSize, TrainingStats, type AppFrame, type AppSettings, type NgpApp, type Vec3 } from './common.ts';
 import { MAX_STEPS_PER_FRAME } from './gia.ts';
-import { NerfRaySampler, packRgba8, pcg, type RayBuffers } from './nerf-rays.ts';
+import { NerfRaySampler, packRgba8, type RayBuffers } from './nerf-rays.ts';
 import { VolumeRenderer, type VolumeStyle } from './volume-renderer.ts';
 
 const OCC = 32;

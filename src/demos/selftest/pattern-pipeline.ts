@@ -1,6 +1,7 @@
+import hashWgsl from '../../../shaders/lib/hash.wgsl?raw';
 import patternWgsl from '../../../shaders/selftest_pattern.wgsl?raw';
 import type { GpuProfiler } from '../../gpu/profiler.ts';
-import { computePipeline, workgroups } from '../../gpu/shader.ts';
+import { computePipeline, wgsl, workgroups } from '../../gpu/shader.ts';
 
 /** The self-test demo's compute pass: a seeded pattern, optionally showing an uploaded image. */
 export class PatternPipeline {
@@ -13,7 +14,7 @@ export class PatternPipeline {
   private boundOutput: GPUTexture | null = null;
 
   constructor(private readonly device: GPUDevice) {
-    this.pipeline = computePipeline(device, 'selftest pattern', patternWgsl, 'main');
+    this.pipeline = computePipeline(device, 'selftest pattern', wgsl(hashWgsl, patternWgsl), 'main');
     this.uniforms = device.createBuffer({ label: 'pattern params', size: 16, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
     this.sampler = device.createSampler({ magFilter: 'linear', minFilter: 'linear' });
     this.placeholder = device.createTexture({ label: 'no image', size: [1, 1], format: 'rgba8unorm', usage: GPUTextureUsage.TEXTURE_BINDING });
