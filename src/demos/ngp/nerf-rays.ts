@@ -8,7 +8,7 @@ import hashWgsl from '../../../shaders/lib/hash.wgsl?raw';
 import raysWgsl from '../../../shaders/ngp_nerf_rays.wgsl?raw';
 import { computePipeline, wgsl } from '../../gpu/shader.ts';
 import { pcg } from '../../nn/random.ts';
-import { bindGroup, flatGroups, storageBuffer, UniformArena } from '../../nn/ngp/gpu-util.ts';
+import { BindCache, flatGroups, storageBuffer, UniformArena } from '../../nn/ngp/gpu-util.ts';
 
 const pick = (h: number, n: number) => ((h >>> 16) * n) >>> 16;
 const unit = (h: number) => (h >>> 8) / 16777216;
@@ -47,12 +47,16 @@ export class NerfRaySampler {
   private readonly images: GPUBuffer;
   private readonly raysPipeline: GPUComputePipeline;
   private readonly probesPipeline: GPUComputePipeline;
+  /** One slot per distinct sampling of a submit (each training step has its own seed). */
   private readonly uniforms: UniformArena;
+  private readonly binds: BindCache;
 
   constructor(
     private readonly device: GPUDevice,
     private readonly data: RayDataset,
     private readonly occupancy: GPUBuffer,
+    /** Most distinct samplings (seeds) recorded into one submit. */
+    samplingsPerSubmit = 32,
   ) {
     this.images = storageBuffer(device, 'nerf view images', data.images.byteLength);
     this.cameras = storageBuffer(device, 'nerf view cameras', data.cameras.byteLength);
@@ -61,7 +65,8 @@ export class NerfRaySampler {
     const code = wgsl(hashWgsl, raysWgsl);
     this.raysPipeline = computePipeline(device, 'nerf rays', code, 'rays');
     this.probesPipeline = computePipeline(device, 'nerf occupancy probes', code, 'probes');
-    this.uniforms = new UniformArena(device, 'nerf rays', 32);
+    this.uniforms = new UniformArena(device, 'nerf rays', samplingsPerSubmit);
+    this.binds = new BindCache(device);
   }
 
   private params(s: RaySampling, useOccupancy: boolean): GPUBufferBinding {
@@ -72,14 +77,14 @@ export class NerfRaySampler {
   /** Records the rays and their samples into `out` (sized for s.rays · s.samples). */
   encodeRays(pass: GPUComputePassEncoder, s: RaySampling, out: RayBuffers, useOccupancy = true): void {
     pass.setPipeline(this.raysPipeline);
-    pass.setBindGroup(0, bindGroup(this.device, this.raysPipeline, { 0: this.params(s, useOccupancy), 1: this.cameras, 2: this.images, 3: this.occupancy, 4: out.positions, 5: out.directions, 6: out.deltas, 7: out.targets }));
+    pass.setBindGroup(0, this.binds.get(this.raysPipeline, { 0: this.params(s, useOccupancy), 1: this.cameras, 2: this.images, 3: this.occupancy, 4: out.positions, 5: out.directions, 6: out.deltas, 7: out.targets }));
     pass.dispatchWorkgroups(...flatGroups(this.device, s.rays, 64));
   }
 
   /** Records one hashed random point per occupancy cell (3 floats each) into `positions`. */
   encodeProbes(pass: GPUComputePassEncoder, cells: number, seed: number, positions: GPUBuffer): void {
     pass.setPipeline(this.probesPipeline);
-    pass.setBindGroup(0, bindGroup(this.device, this.probesPipeline, { 0: this.params({ rays: 0, samples: 0, seed, held: false, cells }, false), 4: positions }));
+    pass.setBindGroup(0, this.binds.get(this.probesPipeline, { 0: this.params({ rays: 0, samples: 0, seed, held: false, cells }, false), 4: positions }));
     pass.dispatchWorkgroups(...flatGroups(this.device, cells ** 3, 64));
   }
 
@@ -87,6 +92,7 @@ export class NerfRaySampler {
     this.cameras.destroy();
     this.images.destroy();
     this.uniforms.destroy();
+    this.binds.clear();
   }
 }
 

@@ -30,7 +30,7 @@ import type { GpuProfiler } from '../../gpu/profiler.ts';
 import { computePipeline, workgroups } from '../../gpu/shader.ts';
 import { perLevelScaleFor } from '../../nn/ngp/config.ts';
 import { pcg, seededRandom } from '../../nn/random.ts';
-import { flatGroups, maxStorageBytes, storageBuffer } from '../../nn/ngp/gpu-util.ts';
+import { BindCache, flatGroups, maxStorageBytes, storageBuffer, UniformArena } from '../../nn/ngp/gpu-util.ts';
 import { NerfNetwork, NERF_DENSITY_OUTPUTS } from '../../nn/ngp/nerf-network.ts';
 import { LossReadback } from '../../nn/ngp/loss.ts';
 import { psnrFromMse } from '../../nn/ngp/model.ts';
@@ -135,7 +135,9 @@ export class NerfApp implements NgpApp {
   private readonly finishPipeline: GPUComputePipeline;
   private readonly occEmaPipeline: GPUComputePipeline;
   private readonly occBitsPipeline: GPUComputePipeline;
-  private readonly uniforms: GPUBuffer[] = [];
+  /** Loss and occupancy parameters (three fixed contents: training, held-out, occupancy). */
+  private readonly uniforms: UniformArena;
+  private readonly binds: BindCache;
   private readonly sampler: NerfRaySampler;
   /** One training batch: the steps of a frame run in order in one encoder, so they share it. */
   private readonly batch: RayBuffers;
@@ -213,7 +215,8 @@ export class NerfApp implements NgpApp {
       directions: storageBuffer(device, 'nerf batch directions', rows * 12),
       targets: storageBuffer(device, 'nerf batch targets', this.rays * 12),
     };
-    for (let i = 0; i < 3; i++) this.uniforms.push(device.createBuffer({ label: 'nerf params', size: 48, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST }));
+    this.uniforms = new UniformArena(device, 'nerf', 8);
+    this.binds = new BindCache(device);
     // Held-out rays: fixed seeded pixels of the held-out views; their samples follow the
     // occupancy grid as training's do (inference only, every 8th step). Two different sets of
     // 512 rays read up to 2 dB apart on the same field (4096: about 0.5 dB), so GPUs, where it
@@ -241,7 +244,7 @@ export class NerfApp implements NgpApp {
       busy: false,
     };
     device.queue.writeBuffer(this.occ.bits, 0, new Uint32Array(cells / 32).fill(0xffffffff));
-    this.sampler = new NerfRaySampler(device, { res: this.res, trainViews, heldViews: HELD_OUT, cameras, images }, this.occ.bits);
+    this.sampler = new NerfRaySampler(device, { res: this.res, trainViews, heldViews: HELD_OUT, cameras, images }, this.occ.bits, MAX_STEPS_PER_FRAME + 2);
     this.renderer = new VolumeRenderer(device, intParam(params, 'renderSamples', 64, 4, 512));
     this.renderer.occupancy = this.occ.bits;
     this.stats = new TrainingStats(device);
@@ -286,25 +289,20 @@ export class NerfApp implements NgpApp {
     };
   }
 
-  private uniform(i: number, rays: number, writeGrad: boolean, gradScale: number, invCount: number): GPUBuffer {
+  private uniform(rays: number, writeGrad: boolean, gradScale: number, invCount: number): GPUBufferBinding {
     const data = new ArrayBuffer(48);
     new Uint32Array(data, 0, 4).set([rays, this.samples, writeGrad ? 1 : 0, OCC]);
     new Float32Array(data, 16, 8).set([gradScale, invCount, MIN_OPTICAL_THICKNESS, OCC_DECAY, ...BACKGROUND, 1]);
-    this.device.queue.writeBuffer(this.uniforms[i], 0, data);
-    return this.uniforms[i];
+    return this.uniforms.bind(data);
   }
 
-  private group(pipeline: GPUComputePipeline, entries: [number, GPUBuffer][]): GPUBindGroup {
-    return this.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries: entries.map(([binding, buffer]) => ({ binding, resource: { buffer } })) });
-  }
-
-  private encodeLoss(encoder: GPUCommandEncoder, profiler: GpuProfiler, uniform: GPUBuffer, raw: GPUBuffer, deltas: GPUBuffer, targets: GPUBuffer, stats: GPUBuffer, rays: number): void {
+  private encodeLoss(encoder: GPUCommandEncoder, profiler: GpuProfiler, uniform: GPUBufferBinding, raw: GPUBuffer, deltas: GPUBuffer, targets: GPUBuffer, stats: GPUBuffer, rays: number): void {
     const pass = profiler.computePass(encoder, 'loss+adam');
     pass.setPipeline(this.lossPipeline);
-    pass.setBindGroup(0, this.group(this.lossPipeline, [[0, uniform], [1, raw], [2, deltas], [3, targets], [4, this.field.dOutputs], [5, this.rayLoss]]));
+    pass.setBindGroup(0, this.binds.get(this.lossPipeline, { 0: uniform, 1: raw, 2: deltas, 3: targets, 4: this.field.dOutputs, 5: this.rayLoss }));
     pass.dispatchWorkgroups(workgroups(rays, 64, this.device));
     pass.setPipeline(this.finishPipeline);
-    pass.setBindGroup(0, this.group(this.finishPipeline, [[0, uniform], [5, this.rayLoss], [6, stats]]));
+    pass.setBindGroup(0, this.binds.get(this.finishPipeline, { 0: uniform, 5: this.rayLoss, 6: stats }));
     pass.dispatchWorkgroups(1);
     pass.end();
   }
@@ -323,7 +321,7 @@ export class NerfApp implements NgpApp {
       const n = this.rays * S;
       const scale = this.rays * 3;
       this.field.encodeTrainForward(encoder, b.positions, b.directions, n);
-      this.encodeLoss(encoder, profiler, this.uniform(0, this.rays, true, scale / (this.rays * 3), 1 / (this.rays * 3)), this.field.predictions, b.deltas, b.targets, this.field.lossStats, this.rays);
+      this.encodeLoss(encoder, profiler, this.uniform(this.rays, true, scale / (this.rays * 3), 1 / (this.rays * 3)), this.field.predictions, b.deltas, b.targets, this.field.lossStats, this.rays);
       this.field.encodeBackward(encoder, b.positions, n, scale);
       if (this.field.step % this.occEvery === 0 && this.field.step >= 2 * this.occEvery) occupancyDue = true;
     }
@@ -335,7 +333,7 @@ export class NerfApp implements NgpApp {
       this.sampler.encodeRays(pass, { rays: h.rays, samples: S, seed: h.seed, held: true, cells: OCC }, h);
       pass.end();
       this.field.encodeForward(encoder, h.positions, h.outputs, h.rays * S, h.directions);
-      this.encodeLoss(encoder, profiler, this.uniform(1, h.rays, false, 0, 1 / (h.rays * 3)), h.outputs, h.deltas, h.targets, h.stats, h.rays);
+      this.encodeLoss(encoder, profiler, this.uniform(h.rays, false, 0, 1 / (h.rays * 3)), h.outputs, h.deltas, h.targets, h.stats, h.rays);
       const done = this.heldReadback.encode(encoder, h.stats);
       frame.afterSubmit(done);
     }
@@ -361,13 +359,13 @@ export class NerfApp implements NgpApp {
     this.sampler.encodeProbes(probes, OCC, Math.imul(this.settings.seed + 7, 0x85ebca6b) + this.occUpdates++, o.positions);
     probes.end();
     this.field.encodeDensity(encoder, o.positions, o.outputs, cells);
-    const uniform = this.uniform(2, 0, false, 0, 0);
+    const uniform = this.uniform(0, false, 0, 0);
     const pass = profiler.computePass(encoder, 'occupancy');
     pass.setPipeline(this.occEmaPipeline);
-    pass.setBindGroup(0, this.group(this.occEmaPipeline, [[0, uniform], [1, o.outputs], [8, o.density]]));
+    pass.setBindGroup(0, this.binds.get(this.occEmaPipeline, { 0: uniform, 1: o.outputs, 8: o.density }));
     pass.dispatchWorkgroups(...flatGroups(this.device, cells, 64));
     pass.setPipeline(this.occBitsPipeline);
-    pass.setBindGroup(0, this.group(this.occBitsPipeline, [[0, uniform], [7, o.bits], [8, o.density]]));
+    pass.setBindGroup(0, this.binds.get(this.occBitsPipeline, { 0: uniform, 7: o.bits, 8: o.density }));
     pass.dispatchWorkgroups(1);
     pass.end();
     if (o.busy) return;
@@ -402,7 +400,9 @@ export class NerfApp implements NgpApp {
     this.stats.destroy();
     this.heldReadback.destroy();
     this.sampler.destroy();
-    for (const b of [this.batch.positions, this.batch.deltas, this.batch.directions, this.batch.targets, ...this.uniforms, this.rayLoss]) b.destroy();
+    this.uniforms.destroy();
+    this.binds.clear();
+    for (const b of [this.batch.positions, this.batch.deltas, this.batch.directions, this.batch.targets, this.rayLoss]) b.destroy();
     for (const b of [this.held.positions, this.held.directions, this.held.deltas, this.held.targets, this.held.outputs, this.held.stats]) b.destroy();
     for (const b of [this.occ.positions, this.occ.outputs, this.occ.density, this.occ.bits, this.occ.read]) b.destroy();
   }
