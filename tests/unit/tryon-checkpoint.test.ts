@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, test } from 'vitest';
 import { readStudentCheckpoint } from '../../src/demos/tryon/checkpoint.ts';
 import { fromTensorRecords, recordBuffers, tensorRecords } from '../../src/formats/tensor.ts';
-import { NARROW_WIDTHS, syntheticGen, syntheticWarp, type FakeTensor } from '../fixtures/dmvton-synthetic.ts';
+import { NARROW_WIDTHS, syntheticGen, syntheticSafetensors, syntheticWarp, type FakeTensor } from '../fixtures/dmvton-synthetic.ts';
 import { PYTHON } from '../fixtures/torch-fixtures.ts';
 
 const SCRIPT = fileURLToPath(new URL('../fixtures/make_dmvton_checkpoint.py', import.meta.url));
@@ -79,4 +79,19 @@ describe('DM-VTON checkpoints written by torch.save', { timeout: 300_000 }, () =
     const foreign = torchSave(new Map([['image_features.encoders.0.0.weight', { shape: [2, 3, 1, 1], toFloat32: () => new Float32Array(6) }]]), 'pfafn.pt');
     expect(() => readStudentCheckpoint(foreign, 'pfafn.pt')).toThrow(/pfafn\.pt: not a DM-VTON student checkpoint: this looks like a PF-AFN/);
   });
+});
+
+test('safetensors training metadata (steps, held-out PSNR) is shown when well formed and ignored otherwise; the weights load the same', () => {
+  const gen = syntheticGen(NARROW_WIDTHS, 45);
+  const read = (metadata: Record<string, string>) => readStudentCheckpoint(new Uint8Array(syntheticSafetensors(gen, metadata)), 'gen.safetensors');
+  const good = read({ steps: '7740', input_size: '128x96', metrics: JSON.stringify({ tryon_psnr: 21.63, person_as_is_psnr: 15.49 }) });
+  expect(good.info).toContain('7740 training steps');
+  expect(good.info).toContain('held-out try-on PSNR 21.6 dB at 128x96 (the unchanged person: 15.5 dB)');
+  const bads: Record<string, string>[] = [{ steps: 'many', metrics: '{not json' }, { steps: '-3', metrics: '[1, 2]' }, { metrics: JSON.stringify({ tryon_psnr: '21', person_as_is_psnr: 15 }) }];
+  for (const bad of bads) {
+    const ck = read(bad);
+    expect(ck.info.some((line) => /training steps|PSNR/.test(line)), JSON.stringify(bad)).toBe(false);
+    expect(ck.dict.size).toBe(good.dict.size);
+    expect(ck.dict.get('dconv2.weight')!.toFloat32()).toEqual(gen.get('dconv2.weight')!.toFloat32());
+  }
 });
