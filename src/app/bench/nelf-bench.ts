@@ -22,7 +22,6 @@ const SUITE = 'nelf';
 /** Reps adapt to the warm-up time within a 6 s budget. */
 const SAMPLING = { budgetMs: 6000, minReps: 2, maxReps: 10 };
 
-
 function failed(caseName: string, impl: string, ours: boolean, note: string): BenchRow {
   return { suite: SUITE, case: caseName, impl, ours, medianMs: NaN, minMs: NaN, samples: 0, note };
 }

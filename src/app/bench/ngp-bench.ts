@@ -74,7 +74,6 @@ function message(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
 
-
 function randomArray(count: number, seed: number, scale = 1): Float32Array<ArrayBuffer> {
   const random = seededRandom(seed);
   const out = new Float32Array(count);

@@ -30,7 +30,6 @@ const CPU_SIZES: [number, number][] = [
 /** onnxruntime-web's WebGPU backend ran this network ~4x slower than ours on SwiftShader: its runs are skipped when the estimate exceeds the budget left. */
 const ORT_WEBGPU_ESTIMATE = 5;
 
-
 function failed(caseName: string, impl: string, ours: boolean, note: string): BenchRow {
   return { suite: SUITE, case: caseName, impl, ours, medianMs: NaN, minMs: NaN, samples: 0, note };
 }
