@@ -9,6 +9,8 @@ test('benchmarks', async ({ page }) => {
   page.on('console', (m) => console.log(`[page] ${m.text()}`));
   await page.goto('./#/bench');
   const only = process.env.BENCH ? process.env.BENCH.split(',') : undefined;
+  // The element class may be defined (a shared chunk) before the route renders the element.
+  await page.waitForSelector('bench-page', { state: 'attached' });
   const fresh = await page.evaluate(async (names) => {
     await customElements.whenDefined('bench-page');
     const el = document.querySelector('bench-page') as unknown as { run(names?: string[]): Promise<BenchReport> };
