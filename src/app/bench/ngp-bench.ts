@@ -3,6 +3,8 @@ import { bufferFrom, readF32 } from '../../gpu/readback.ts';
 import { Adam, FusedMlp, GridEncoding, NgpModel, UnfusedMlp, mlpLayout, perLevelScaleFor, type GridConfig, type MlpConfig, type MlpKernels } from '../../nn/ngp/index.ts';
 import { seededRandom } from '../../nn/random.ts';
 import { adaptiveSample, row, timeGpu, type BenchContext, type BenchRow, type BenchSuite } from './harness.ts';
+import { cameraBlock, orbitPose } from '../../demos/ngp/common.ts';
+import { NerfRaySampler, packRgba8, sampleRaysReference, type RayDataset } from '../../demos/ngp/nerf-rays.ts';
 import { mlpToOnnx } from './onnx-writer.ts';
 import { createOrtMlp, type OrtProvider } from './peers/onnx-mlp.ts';
 
@@ -10,8 +12,8 @@ import { createOrtMlp, type OrtProvider } from './peers/onnx-mlp.ts';
  * Neural graphics lab (NGPC / tiny-cuda-nn semantics): the fully fused MLP against the same
  * MLP one GEMM per op (our unfused baseline) and against onnxruntime-web running that very
  * MLP exported to ONNX (same weights; WebGPU and WASM providers), for inference and a
- * training step; plus hash-grid lookups per second and GIA (image) training steps per
- * second, fused and unfused. Timings are submit -> onSubmittedWorkDone wall time (median
+ * training step; plus hash-grid lookups per second, GIA (image) training steps per
+ * second, fused and unfused, and the NeRF app's batch placement on the GPU vs on the CPU. Timings are submit -> onSubmittedWorkDone wall time (median
  * after a warm-up), with the profiler's GPU pass time alongside; ORT's rows time
  * `session.run` until its device is idle, never session creation.
  */
@@ -59,6 +61,8 @@ export const ngpBench: BenchSuite = {
     rows.push(await gridCase(ctx, 1 << 18));
     progress('GIA training step');
     rows.push(...(await giaCases(ctx, 1 << 14)));
+    progress('NeRF training batch placement');
+    rows.push(...(await nerfRayCases(ctx, 2048, 32)));
     ctx.progress(1, 'ngp done');
     return rows;
   },
@@ -302,6 +306,67 @@ async function giaCases(ctx: BenchContext, batch: number): Promise<BenchRow[]> {
   } finally {
     inBuf.destroy();
     targetBuf.destroy();
+  }
+  return rows;
+}
+
+/**
+ * NeRF training batch: rays and their samples in occupied cells of the grid, placed by the
+ * GPU kernel (what the app runs) against the same placement on the CPU (the kernel's f64
+ * reference) plus the upload a CPU-placed batch needs. Dataset as the app's default: 35 views
+ * of 64x64, a 32^3 grid with about half the cells occupied.
+ */
+async function nerfRayCases(ctx: BenchContext, rays: number, samples: number): Promise<BenchRow[]> {
+  const { device } = ctx;
+  const caseName = `NeRF batch placement ${rays} rays x ${samples} samples`;
+  const res = 64;
+  const random = seededRandom(9);
+  const data: RayDataset = { res, trainViews: 30, heldViews: 5, cameras: new Float32Array(35 * 16), images: new Uint32Array(35 * res * res) };
+  for (let v = 0; v < 35; v++) data.cameras.set(cameraBlock(orbitPose(v * 2.4, (random() - 0.5) * 1.2, 1.5, 45), res, res), v * 16);
+  data.images.forEach((_, i) => (data.images[i] = packRgba8(random(), random(), random())));
+  const cells = 32;
+  const bits = Uint32Array.from({ length: cells ** 3 / 32 }, () => (random() * 2 ** 32) >>> 0);
+  const rows: BenchRow[] = [];
+  const owned: GPUBuffer[] = [];
+  const buffer = (bytes: number) => {
+    const b = device.createBuffer({ size: bytes, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST });
+    owned.push(b);
+    return b;
+  };
+  const n = rays * samples;
+  const out = { positions: buffer(n * 12), directions: buffer(n * 12), deltas: buffer(n * 4), targets: buffer(rays * 12) };
+  const occupancy = bufferFrom(device, bits);
+  owned.push(occupancy);
+  let sampler: NerfRaySampler | null = null;
+  let seed = 0;
+  try {
+    sampler = new NerfRaySampler(device, data, occupancy);
+    const s = sampler;
+    const t = await timeGpu(device, ctx.signal, (encoder, profiler) => {
+      const pass = profiler.computePass(encoder, 'rays');
+      s.encodeRays(pass, { rays, samples, seed: seed++, held: false, cells }, out);
+      pass.end();
+    }, SAMPLING);
+    rows.push(row(SUITE, caseName, 'ours: GPU kernel (shaders/ngp_nerf_rays.wgsl)', true, t.samples, { gpuMs: t.gpuMs, note: 'hashed view/pixel/jitter, occupied cells of 2S candidates; no upload' }));
+  } catch (e) {
+    rows.push(failed(caseName, 'ours: GPU kernel (shaders/ngp_nerf_rays.wgsl)', true, `failed: ${message(e)}`));
+  } finally {
+    sampler?.destroy();
+  }
+  try {
+    const { samples: times } = await adaptiveSample(async () => {
+      const r = sampleRaysReference(data, { rays, samples, seed: seed++, held: false, cells }, bits);
+      device.queue.writeBuffer(out.positions, 0, Float32Array.from(r.positions));
+      device.queue.writeBuffer(out.directions, 0, Float32Array.from(r.directions));
+      device.queue.writeBuffer(out.deltas, 0, Float32Array.from(r.deltas));
+      device.queue.writeBuffer(out.targets, 0, Float32Array.from(r.targets));
+      await device.queue.onSubmittedWorkDone();
+    }, ctx.signal, SAMPLING);
+    rows.push(row(SUITE, caseName, 'CPU placement (the f64 reference) + upload', false, times, { note: `${((n * 28 + rays * 12) / 2 ** 20).toFixed(1)} MiB uploaded per batch` }));
+  } catch (e) {
+    rows.push(failed(caseName, 'CPU placement (the f64 reference) + upload', false, `failed: ${message(e)}`));
+  } finally {
+    for (const b of owned) b.destroy();
   }
   return rows;
 }
