@@ -15,12 +15,16 @@ struct Params {
   time: f32,
   duration: f32,          // T = end - start of the scene's time range
   count: u32,
-  kind: u32,              // 0 static, 1 yang4d, 2 rotor4d
-  sh_degree: u32,         // degree evaluated: min(user cap, scene degree)
-  sh_degree_scene: u32,
   sh_stride: u32,         // u32 words of SH per Gaussian: ceil(3·K / 2), K coefficients per channel
-  sh_degree_t: u32,       // temporal SH degree stored (yang)
 };
+
+// Pipeline constants, one pipeline per combination: a software GPU (SwiftShader) runs every
+// branch of a kernel with the inactive lanes masked, so paths a scene never takes (the other
+// kinds, higher SH degrees, the temporal SH terms) cost as much as the ones it does; as
+// constants they are compiled out (project: 60 -> 16 ms at 100k SH3 on SwiftShader).
+override KIND: u32 = 0u;          // 0 static, 1 yang4d, 2 rotor4d
+override SH_DEGREE: u32 = 3u;     // spatial degree evaluated: min(user cap, scene degree)
+override SH_TEMPORAL: u32 = 0u;   // temporal SH terms evaluated (yang, SH3 scenes at degree 3): 0-2
 
 // Per Gaussian, 16 floats: xyz, opacity, then static: cov3 (xx xy xz yy yz zz) or
 // 4D: μt, Σ (xx xy xz xt yy yz yt zz zt tt).
@@ -85,8 +89,8 @@ fn eval_sh(i: u32, offset: u32, degree: u32, d: vec3f) -> vec3f {
   return c;
 }
 
-// Two passes, because a software GPU (SwiftShader) pays for the whole projection body
-// even in lanes that return early: `cull` keeps the Gaussians alive at t (Yang: marginal
+// Two passes, because a software GPU pays for the whole projection body even in lanes
+// that return early: `cull` keeps the Gaussians alive at t (Yang: marginal
 // > 0.05; rotor: ½Δt²/Σtt < 16) in a compact list, and `project` then runs only over that
 // list (its size is read on the GPU for an indirect dispatch). Static scenes skip `cull`.
 
@@ -94,12 +98,12 @@ fn eval_sh(i: u32, offset: u32, degree: u32, d: vec3f) -> vec3f {
 fn cull(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
   let i = gid.x + gid.y * groups.x * 256u;
   if (i >= params.count) { return; }
-  if (params.kind != 0u) {
+  if (KIND != 0u) {
     let mu_t = gaussians[i * 4u + 1u].x;
     let tt = gaussians[i * 4u + 3u].z;
     let q = 0.5 * (params.time - mu_t) * (params.time - mu_t) / tt;
     // exp(−q) ≤ 0.05 ⇔ q ≥ ln 20: a threshold on q, no exp per culled Gaussian.
-    if (q >= select(ROTOR_CULL, YANG_Q_CULL, params.kind == 1u)) { return; }
+    if (q >= select(ROTOR_CULL, YANG_Q_CULL, KIND == 1u)) { return; }
   }
   alive[atomicAdd(&counter[1], 1u)] = i;
 }
@@ -108,7 +112,7 @@ fn cull(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) grou
 fn project(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
   let j = gid.x + gid.y * groups.x * 256u;
   // Static scenes skip the cull pass: every Gaussian is alive, dispatched directly.
-  if (params.kind == 0u) {
+  if (KIND == 0u) {
     if (j < params.count) { project_one(j); }
     return;
   }
@@ -126,7 +130,7 @@ fn project_one(i: u32) {
   var opacity = g0.w;
   var cov: mat3x3f;
   var dt = 0.0;
-  if (params.kind == 0u) {
+  if (KIND == 0u) {
     cov = mat3x3f(g1.x, g1.y, g1.z, g1.y, g1.w, g2.x, g1.z, g2.x, g2.y);
   } else {
     // g1 = μt, xx, xy, xz; g2 = xt, yy, yz, yt; g3 = zz, zt, tt, _
@@ -175,13 +179,13 @@ fn project_one(i: u32) {
 
   // Colour for the view direction: Yang's CUDA path uses the un-shifted position,
   // the rotor code the sliced mean.
-  let seen_from = select(mean, origin, params.kind == 1u);
+  let seen_from = select(mean, origin, KIND == 1u);
   let dir = normalize(seen_from - params.campos.xyz);
-  var rgb = eval_sh(i, 0u, params.sh_degree, dir);
-  if (params.kind == 1u && params.sh_degree_scene == 3u && params.sh_degree == 3u && params.sh_degree_t > 0u) {
+  var rgb = eval_sh(i, 0u, SH_DEGREE, dir);
+  if (SH_TEMPORAL > 0u) {
     let dir_t = -dt; // μt − t
     rgb += cos(2.0 * PI * dir_t / params.duration) * eval_sh(i, 16u, 3u, dir);
-    if (params.sh_degree_t > 1u) { rgb += cos(4.0 * PI * dir_t / params.duration) * eval_sh(i, 32u, 3u, dir); }
+    if (SH_TEMPORAL > 1u) { rgb += cos(4.0 * PI * dir_t / params.duration) * eval_sh(i, 32u, 3u, dir); }
   }
   rgb = max(rgb + 0.5, vec3f(0.0));
 

@@ -116,6 +116,24 @@ gpuTest('SH degree cap changes colour; an empty scene renders the background', a
   expect(Array.from(empty.image.data.slice(0, 4))).toEqual([26, 38, 51, 255]);
 });
 
+gpuTest('one renderer switching SH degree and scene kind (a specialised projection per combination) matches the reference every frame', async ({ device, own }) => {
+  const renderer = own(new GaussianRenderer(device));
+  const output = own(device.createTexture({ size: [W, H], format: 'rgba8unorm', usage: GPUTextureUsage.RENDER_ATTACHMENT | GPUTextureUsage.COPY_SRC }));
+  const camera = cameraFromPose(POSE, W, H);
+  const scenes = { static: randomScene('static', 300, 31), yang4d: randomScene('yang4d', 300, 32), rotor4d: randomScene('rotor4d', 300, 33) };
+  const gpuScenes = { static: own(new GpuScene(device, scenes.static)), yang4d: own(new GpuScene(device, scenes.yang4d)), rotor4d: own(new GpuScene(device, scenes.rotor4d)) };
+  const frames: [keyof typeof scenes, number][] = [['yang4d', 3], ['yang4d', 1], ['static', 2], ['rotor4d', 0], ['yang4d', 3], ['static', 3]];
+  for (const [kind, shDegree] of frames) {
+    renderer.setScene(gpuScenes[kind]);
+    const encoder = device.createCommandEncoder();
+    renderer.encode(encoder, output, camera, 0.4, { shDegree, background: BG });
+    device.queue.submit([encoder.finish()]);
+    const value = psnr(await readTexture(device, output), renderReference(scenes[kind], camera, 0.4, { shDegree, background: BG }));
+    console.info(`${kind} SH${shDegree}: PSNR ${value.toFixed(2)} dB`);
+    expect(value, `${kind} at SH degree ${shDegree}`).toBeGreaterThanOrEqual(35);
+  }
+});
+
 gpuTest('draw order is back to front after every camera move (sorted on the GPU each frame)', async ({ device, own }) => {
   const scene = randomScene('yang4d', 2000, 11);
   const renderer = own(new GaussianRenderer(device));

@@ -103,7 +103,7 @@ export interface RenderOptions {
   background: [number, number, number];
 }
 
-const PARAMS_BYTES = 144;
+const PARAMS_BYTES = 128;
 const READ_RING = 3;
 
 export class GaussianRenderer {
@@ -128,8 +128,8 @@ export class GaussianRenderer {
   /** view (16), fx, fy, cx, cy, width, height, t (0 for static scenes), SH degree. */
   private readonly sortedInputs = new Float64Array(24).fill(NaN);
   private readonly frameInputs = new Float64Array(24);
-  private readonly cullPipeline: GPUComputePipeline;
-  private readonly projectPipeline: GPUComputePipeline;
+  /** cull + project pipelines per (kind, SH degree, temporal SH terms), made on first use. */
+  private readonly projectVariants = new Map<string, { cull: GPUComputePipeline; project: GPUComputePipeline }>();
   private readonly argsPipeline: GPUComputePipeline;
   private readonly projectArgsPipeline: GPUComputePipeline;
   private readonly projectArgs: GPUBuffer;
@@ -142,8 +142,8 @@ export class GaussianRenderer {
   private values: GPUBuffer | null = null;
   private alive: GPUBuffer | null = null;
   private sorter: RadixSort | null = null;
-  private projectBind: GPUBindGroup | null = null;
-  private cullBind: GPUBindGroup | null = null;
+  /** Bind groups of the cull/project pipelines over the current frame buffers. */
+  private readonly projectBinds = new Map<GPUComputePipeline, GPUBindGroup>();
   private blendBind: GPUBindGroup | null = null;
   private readonly ring: { buffer: GPUBuffer; busy: boolean }[] = [];
   private pendingRead: { buffer: GPUBuffer; busy: boolean } | null = null;
@@ -157,8 +157,6 @@ export class GaussianRenderer {
     this.frameUniform = device.createBuffer({ label: 'splat frame', size: 16, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
     this.counter = device.createBuffer({ label: 'splat count', size: 16, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST });
     this.drawArgs = device.createBuffer({ label: 'splat draw args', size: 16, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.INDIRECT });
-    this.cullPipeline = computePipeline(device, 'splat project', projectWgsl, 'cull');
-    this.projectPipeline = computePipeline(device, 'splat project', projectWgsl, 'project');
     this.argsPipeline = computePipeline(device, 'splat draw args', drawArgsWgsl, 'draw_args_main');
     this.projectArgsPipeline = computePipeline(device, 'splat draw args', drawArgsWgsl, 'project_args_main');
     this.projectArgs = device.createBuffer({ label: 'splat project args', size: 12, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.INDIRECT });
@@ -206,7 +204,8 @@ export class GaussianRenderer {
     const alive = this.device.createBuffer({ label: 'gaussians alive at t', size: count * 4, usage: GPUBufferUsage.STORAGE });
     const sorter = new RadixSort(this.device, { maxCount: count });
     this.releaseFrameBuffers();
-    Object.assign(this, { splats, keys, values, alive, sorter, capacity: count, projectBind: null, cullBind: null, blendBind: null });
+    Object.assign(this, { splats, keys, values, alive, sorter, capacity: count, blendBind: null });
+    this.projectBinds.clear();
   }
 
   private releaseFrameBuffers(): void {
@@ -222,14 +221,13 @@ export class GaussianRenderer {
     this.reserve(Math.max(1, scene.count));
     this.scene = scene;
     this.sortedScene = null;
-    this.projectBind = null;
-    this.cullBind = null;
+    this.projectBinds.clear();
   }
 
   encode(encoder: GPUCommandEncoder, output: GPUTexture, camera: Camera, t: number, options: RenderOptions, profiler?: GpuProfiler): void {
     const scene = this.scene;
     const count = scene?.count ?? 0;
-    this.writeParams(camera, t, options, scene);
+    this.writeParams(camera, t, scene);
     // Same scene, view, size, SH degree and (for 4D scenes) time as the frame before: the
     // sorted splats on the GPU are still exact, so only the blend runs.
     const next = this.frameInputs;
@@ -242,26 +240,31 @@ export class GaussianRenderer {
     if (!unchanged) encoder.clearBuffer(this.counter);
     if (scene && count > 0 && !unchanged) {
       const resources = [this.params, scene.geometry, scene.sh, this.splats!, this.keys!, this.values!, this.counter, this.alive!];
-      const bind = (pipeline: GPUComputePipeline, bindings: number[]) =>
-        this.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries: bindings.map((b) => ({ binding: b, resource: { buffer: resources[b] } })) });
-      this.cullBind ??= bind(this.cullPipeline, [0, 1, 6, 7]);
-      this.projectBind ??= bind(this.projectPipeline, [0, 1, 2, 3, 4, 5, 6, 7]);
+      const bind = (pipeline: GPUComputePipeline, bindings: number[]) => {
+        let group = this.projectBinds.get(pipeline);
+        if (!group) {
+          group = this.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries: bindings.map((b) => ({ binding: b, resource: { buffer: resources[b] } })) });
+          this.projectBinds.set(pipeline, group);
+        }
+        return group;
+      };
+      const variant = this.projectVariant(scene, options.shDegree);
       const pass = profiler ? profiler.computePass(encoder, 'slice+project') : encoder.beginComputePass({ label: 'slice+project' });
       const groups = Math.ceil(count / 256);
       const x = Math.min(groups, this.device.limits.maxComputeWorkgroupsPerDimension);
       if (scene.kind === 'static') {
-        pass.setPipeline(this.projectPipeline);
-        pass.setBindGroup(0, this.projectBind);
+        pass.setPipeline(variant.project);
+        pass.setBindGroup(0, bind(variant.project, [0, 1, 2, 3, 4, 5, 6, 7]));
         pass.dispatchWorkgroups(x, Math.ceil(groups / x));
       } else {
-        pass.setPipeline(this.cullPipeline);
-        pass.setBindGroup(0, this.cullBind);
+        pass.setPipeline(variant.cull);
+        pass.setBindGroup(0, bind(variant.cull, [0, 1, 6, 7]));
         pass.dispatchWorkgroups(x, Math.ceil(groups / x));
         pass.setPipeline(this.projectArgsPipeline);
         pass.setBindGroup(0, this.projectArgsBind);
         pass.dispatchWorkgroups(1);
-        pass.setPipeline(this.projectPipeline);
-        pass.setBindGroup(0, this.projectBind);
+        pass.setPipeline(variant.project);
+        pass.setBindGroup(0, bind(variant.project, [0, 1, 2, 3, 4, 5, 6, 7]));
         pass.dispatchWorkgroupsIndirect(this.projectArgs, 0);
       }
       pass.end();
@@ -305,12 +308,29 @@ export class GaussianRenderer {
     return Float32Array.from(order, (s) => splats[s * 12 + 11]);
   }
 
-  private writeParams(camera: Camera, t: number, options: RenderOptions, scene: GpuScene | null): void {
+  /** The cull/project pipelines specialised for `scene` drawn at SH degree `shDegree` (see splat_project.wgsl). */
+  private projectVariant(scene: GpuScene, shDegree: number): { cull: GPUComputePipeline; project: GPUComputePipeline } {
+    const degree = Math.max(0, Math.min(shDegree, scene.shDegree));
+    const temporal = scene.kind === 'yang4d' && scene.shDegree === 3 && degree === 3 ? scene.shDegreeT : 0;
+    const constants = { KIND: KIND_CODE[scene.kind], SH_DEGREE: degree, SH_TEMPORAL: temporal };
+    const key = `${constants.KIND}/${degree}/${temporal}`;
+    let variant = this.projectVariants.get(key);
+    if (!variant) {
+      variant = {
+        cull: computePipeline(this.device, 'splat project', projectWgsl, 'cull', constants),
+        project: computePipeline(this.device, 'splat project', projectWgsl, 'project', constants),
+      };
+      this.projectVariants.set(key, variant);
+    }
+    return variant;
+  }
+
+  private writeParams(camera: Camera, t: number, scene: GpuScene | null): void {
     const { f, u, frame } = this.uniformData;
     f.set(camera.view, 0);
     f.set(camera.position, 16);
     f.set([camera.fx, camera.fy, camera.cx, camera.cy, camera.width, camera.height, camera.tanFovX, camera.tanFovY, t, scene?.duration ?? 1], 20);
-    u.set([scene?.count ?? 0, scene ? KIND_CODE[scene.kind] : 0, Math.max(0, Math.min(options.shDegree, scene?.shDegree ?? 0)), scene?.shDegree ?? 0, scene?.shStride ?? 1, scene?.shDegreeT ?? 0], 30);
+    u.set([scene?.count ?? 0, scene?.shStride ?? 1], 30);
     this.device.queue.writeBuffer(this.params, 0, f);
     frame[0] = camera.width;
     frame[1] = camera.height;
