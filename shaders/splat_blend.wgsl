@@ -10,8 +10,9 @@ struct Frame { size: vec2f, _pad: vec2f };
 
 struct VertexOut {
   @builtin(position) position: vec4f,
-  // Position in the splat's eigenbasis, scaled so |uv| = 1 where α falls to 1/255.
-  @location(0) uv: vec2f,
+  // Position in the splat's eigenbasis, scaled so |uv| = 1 where α falls to 1/255. Linear:
+  // w is 1, so perspective correction would only cost a divide per fragment.
+  @location(0) @interpolate(linear) uv: vec2f,
   @location(1) @interpolate(flat) colour: vec4f,
   @location(2) @interpolate(flat) reach: f32,
 };
