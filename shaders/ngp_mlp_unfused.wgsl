@@ -1,7 +1,8 @@
 // Unfused MLP baseline: what a framework does, one dispatch per op. A general tiled GEMM
-// C[M][N] = A(m, k) * B(k, n) with element strides (so any operand may be transposed), a 64x64
-// output tile per workgroup, 16-deep k tiles staged in workgroup memory, 4x4 register tiles
-// per thread and a fused epilogue (activation or ReLU-derivative mask); split-K over
+// C[M][N] = A(m, k) * B(k, n) with element strides (so any operand may be transposed), a
+// TILE x TILE output tile per workgroup ((TILE/4)^2 threads: 64 on GPUs, 16 on CPU
+// implementations, where smaller workgroups run faster), 16-deep k tiles staged in workgroup
+// memory, 4x4 register tiles per thread and a fused epilogue (activation or ReLU-derivative mask); split-K over
 // dispatch z for weight gradients, summed by `reduceSlices`. Activations round-trip through
 // storage buffers between layers. Used by src/nn/ngp/unfused-mlp.ts.
 
@@ -30,12 +31,11 @@ struct Params {
 @group(0) @binding(3) var<storage, read_write> C: array<f32>;
 @group(0) @binding(4) var<storage, read> mask: array<f32>;   // [M][N] for mode 4
 
-const BM: u32 = 64u;
-const BN: u32 = 64u;
+override TILE: u32 = 64u;  // 16, 32 or 64
 const BK: u32 = 16u;
 
-var<workgroup> As: array<vec4<f32>, BK * BM / 4u>;  // [BK][BM]
-var<workgroup> Bs: array<vec4<f32>, BK * BN / 4u>;  // [BK][BN]
+var<workgroup> As: array<vec4<f32>, BK * TILE / 4u>;  // [BK][TILE]
+var<workgroup> Bs: array<vec4<f32>, BK * TILE / 4u>;  // [BK][TILE]
 
 fn epilogue(v: f32, m: u32, n: u32) -> f32 {
   switch (P.mode) {
@@ -47,10 +47,10 @@ fn epilogue(v: f32, m: u32, n: u32) -> f32 {
   }
 }
 
-@compute @workgroup_size(16, 16)
+@compute @workgroup_size(TILE / 4u, TILE / 4u)
 fn gemm(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wid: vec3<u32>) {
-  let m0 = (P.mTile0 + wid.y) * BM;
-  let n0 = wid.x * BN;
+  let m0 = (P.mTile0 + wid.y) * TILE;
+  let n0 = wid.x * TILE;
   let kBegin = wid.z * P.kChunk;
   let kEnd = min(P.K, kBegin + P.kChunk);
   var acc0 = vec4<f32>(0.0);
@@ -58,8 +58,9 @@ fn gemm(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(local_invocation_
   var acc2 = vec4<f32>(0.0);
   var acc3 = vec4<f32>(0.0);
   for (var kt = kBegin; kt < kEnd; kt += BK) {
-    for (var e = 0u; e < 4u; e++) {
-      let idx = li + e * 256u;
+    // BK x TILE elements of each operand, (TILE / 4)^2 threads: 256 / TILE loads per thread.
+    for (var e = 0u; e < 256u / TILE; e++) {
+      let idx = li + e * (TILE / 4u) * (TILE / 4u);
       // A tile: idx -> (r, kk), stored transposed [kk][r]
       let r = idx / BK;
       let kk = idx % BK;
@@ -67,20 +68,20 @@ fn gemm(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(local_invocation_
       let k = kt + kk;
       var a = 0.0;
       if (m < P.M && k < kEnd) { a = A[P.aOff + m * P.sam + k * P.sak]; }
-      As[(kk * BM + r) / 4u][r % 4u] = a;
+      As[(kk * TILE + r) / 4u][r % 4u] = a;
       // B tile: idx -> (kk, c)
-      let kb = idx / BN;
-      let c = idx % BN;
+      let kb = idx / TILE;
+      let c = idx % TILE;
       let n = n0 + c;
       let k2 = kt + kb;
       var b = 0.0;
       if (n < P.N && k2 < kEnd) { b = B[P.bOff + k2 * P.sbk + n * P.sbn]; }
-      Bs[(kb * BN + c) / 4u][c % 4u] = b;
+      Bs[(kb * TILE + c) / 4u][c % 4u] = b;
     }
     workgroupBarrier();
     for (var kk = 0u; kk < BK; kk++) {
-      let a = As[kk * (BM / 4u) + lid.y];
-      let b = Bs[kk * (BN / 4u) + lid.x];
+      let a = As[kk * (TILE / 4u) + lid.y];
+      let b = Bs[kk * (TILE / 4u) + lid.x];
       acc0 = fma(vec4<f32>(a.x), b, acc0);
       acc1 = fma(vec4<f32>(a.y), b, acc1);
       acc2 = fma(vec4<f32>(a.z), b, acc2);

@@ -72,6 +72,13 @@ export async function requestGpu(options: AcquireOptions = {}): Promise<{ adapte
   }
 }
 
+/** Whether a device runs on a CPU implementation of WebGPU (SwiftShader, llvmpipe, a fallback adapter). */
+export function isCpuDevice(device: GPUDevice): boolean {
+  const info = device.adapterInfo as GPUAdapterInfo | undefined;
+  if (!info) return false;
+  return /swiftshader|llvmpipe|lavapipe|cpu/i.test(`${info.vendor} ${info.architecture} ${info.description} ${info.device}`) || Boolean((info as { isFallbackAdapter?: boolean }).isFallbackAdapter);
+}
+
 export function describeAdapter(adapter: GPUAdapter, device: GPUDevice): GpuInfo {
   const info = adapter.info;
   const limits: Record<string, number> = {};

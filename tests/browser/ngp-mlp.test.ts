@@ -73,9 +73,12 @@ const widthCases: [MlpConfig, number][] = [
 
 for (const [config, n] of widthCases) {
   const name = `width ${config.width}, in ${config.inputDims}, out ${config.outputDims}, ${config.hiddenLayers} hidden, ${config.outputActivation}`;
+  // Both block-shape families, whatever this adapter is: GPU shapes and CPU-implementation shapes.
   gpuTest(`fused MLP forward/backward match the CPU: ${name}`, async ({ device, own }) => {
-    const mlp = own(fused()(device, config, n));
-    await checkMlp(device, own, mlp, n, 1e-4, `fused ${name} [${(mlp as FusedMlp).key}]`);
+    for (const cpu of [false, true]) {
+      const mlp = own(fused({ cpu })(device, config, n));
+      await checkMlp(device, own, mlp, n, 1e-4, `fused ${name}, ${cpu ? 'CPU' : 'GPU'} shapes [${(mlp as FusedMlp).key}]`);
+    }
   });
 }
 
@@ -95,8 +98,11 @@ gpuTest('fused MLP: many blocks per workgroup, forced block shapes, with and wit
 
 gpuTest('unfused MLP baseline matches the CPU (and so the fused MLP)', async ({ device, own }) => {
   for (const [config, n] of [widthCases[2], widthCases[1], widthCases[4]]) {
-    const mlp = own(new UnfusedMlp(device, config, { maxBatch: n, seed: 5 }));
-    await checkMlp(device, own, mlp, n, 1e-4, `unfused width ${config.width}`);
+    for (const cpu of [false, true]) {
+      const mlp = own(new UnfusedMlp(device, config, { maxBatch: n, seed: 5, cpu }));
+      expect(mlp.tile).toBe(cpu ? 16 : 64);
+      await checkMlp(device, own, mlp, n, 1e-4, `unfused width ${config.width}, ${mlp.tile}x${mlp.tile} GEMM tiles`);
+    }
   }
 });
 
@@ -131,7 +137,8 @@ test('fused MLP at WebGPU default limits (16 KiB workgroup storage) picks a vali
     expect(device.limits.maxComputeWorkgroupStorageSize).toBe(16384);
     await withErrorScope(device, 'default limits', async () => {
       for (const [config, n] of [widthCases[2], widthCases[4], widthCases[6]]) {
-        const mlp = own(new FusedMlp(device, config, { maxBatch: n, seed: 5 }));
+        // Phones are GPUs: their block shapes at 16 KiB.
+        const mlp = own(new FusedMlp(device, config, { maxBatch: n, seed: 5, cpu: false }));
         expect(mlp.block.workgroupBytes).toBeLessThanOrEqual(16384);
         expect(mlp.block.threads).toBeLessThanOrEqual(device.limits.maxComputeInvocationsPerWorkgroup);
         await checkMlp(device, own, mlp, n, 1e-4, `default limits width ${config.width} [${mlp.key}]`);

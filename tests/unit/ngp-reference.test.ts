@@ -128,11 +128,11 @@ describe('fused MLP block choice and generated WGSL', () => {
   for (const limits of [limitsDefault, limitsSwiftShader]) {
     for (const width of [16, 32, 64, 128] as const) {
       for (const precision of ['f32', 'f16'] as const) {
-        for (const inputDims of [8, 32, 128]) {
-          test(`${limits.maxComputeWorkgroupStorageSize} B, width ${width}, input ${inputDims}, ${precision}: fits and tiles exactly`, () => {
+        for (const [inputDims, cpu] of [[8, false], [32, false], [128, false], [8, true], [32, true], [128, true]] as const) {
+          test(`${limits.maxComputeWorkgroupStorageSize} B, width ${width}, input ${inputDims}, ${precision}${cpu ? ', CPU shapes' : ''}: fits and tiles exactly`, () => {
             const config: MlpConfig = { inputDims, outputDims: 3, width, hiddenLayers: 2 };
             const layout = mlpLayout(config);
-            const b = chooseFusedBlock(limits, layout, width, precision);
+            const b = chooseFusedBlock(limits, layout, width, precision, { cpu });
             expect(b.workgroupBytes).toBeLessThanOrEqual(limits.maxComputeWorkgroupStorageSize);
             expect(b.threads).toBeLessThanOrEqual(256);
             expect(b.threads).toBe((b.rows / b.tileRows) * (width / 4 / b.tileCols));
@@ -152,6 +152,12 @@ describe('fused MLP block choice and generated WGSL', () => {
     const layout = mlpLayout({ inputDims: 32, outputDims: 3, width: 64, hiddenLayers: 2 });
     expect(chooseFusedBlock(limitsDefault, layout, 64, 'f32')).toMatchObject({ rows: 64, tileRows: 16, tileCols: 1, threads: 64, cacheWeights: false, workgroupBytes: 16384 });
     expect(() => chooseFusedBlock({ ...limitsDefault, maxComputeWorkgroupStorageSize: 1024 }, layout, 64, 'f32')).toThrow(/does not fit 1024 bytes/);
+  });
+  test('on a CPU implementation: 16 rows, 8x8 tiles, 16 threads (64 wide), 8 threads (32 wide)', () => {
+    const layout = mlpLayout({ inputDims: 32, outputDims: 3, width: 64, hiddenLayers: 2 });
+    expect(chooseFusedBlock(limitsDefault, layout, 64, 'f32', { cpu: true })).toMatchObject({ rows: 16, tileRows: 8, tileCols: 2, threads: 16 });
+    const narrow = mlpLayout({ inputDims: 32, outputDims: 3, width: 32, hiddenLayers: 2 });
+    expect(chooseFusedBlock(limitsDefault, narrow, 32, 'f32', { cpu: true })).toMatchObject({ rows: 16, tileRows: 8, tileCols: 2, threads: 8 });
   });
 });
 

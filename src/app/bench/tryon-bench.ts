@@ -1,7 +1,7 @@
 import { DmVtonModel, loadGen, loadWarp } from '../../demos/tryon/model.ts';
 import { TryOnPipeline } from '../../demos/tryon/pipeline.ts';
 import { OFFICIAL_WIDTHS, syntheticGen, syntheticWarp } from '../../demos/tryon/synthetic.ts';
-import { isCpuDevice } from '../../demos/ngp/common.ts';
+import { isCpuDevice } from '../../gpu/device.ts';
 import { readF32 } from '../../gpu/readback.ts';
 import { dmvtonToOnnx } from './dmvton-onnx.ts';
 import { adaptiveSample, row, timeGpu, type BenchContext, type BenchRow, type BenchSuite } from './harness.ts';

@@ -50,13 +50,6 @@ export function defaultLog2T(settings: AppSettings): number {
   return intParam(settings.params, 'log2T', settings.cpu ? 16 : 19, 3, 30);
 }
 
-/** Whether a device runs on a CPU implementation of WebGPU. */
-export function isCpuDevice(device: GPUDevice): boolean {
-  const info = device.adapterInfo as GPUAdapterInfo | undefined;
-  if (!info) return false;
-  return /swiftshader|llvmpipe|lavapipe|cpu/i.test(`${info.vendor} ${info.architecture} ${info.description} ${info.device}`) || Boolean((info as { isFallbackAdapter?: boolean }).isFallbackAdapter);
-}
-
 export interface NgpApp {
   readonly name: AppName;
   /** One line on what is being fitted (honest about built-in content). */

@@ -15,6 +15,7 @@
 import { html, nothing, type TemplateResult } from 'lit';
 import { IMAGE_KINDS, type FileKind } from '../../formats/sniff.ts';
 import { DemoElement, type FrameInfo } from '../../ui/demo-base.ts';
+import { isCpuDevice } from '../../gpu/device.ts';
 import { fetchAsset } from '../../ui/fetch-asset.ts';
 import { fromTensorRecords } from '../../formats/tensor.ts';
 import { decodePool, WorkerPool } from '../../workers/pool.ts';
@@ -339,8 +340,7 @@ export class TryOnDemo extends DemoElement {
 
   /** Software adapters (SwiftShader, llvmpipe) run the 34.5-GMAC network in minutes: start them at 96x128. */
   private adaptSize(device: GPUDevice): void {
-    const info = device.adapterInfo as GPUAdapterInfo | undefined;
-    const software = !!info && (/swiftshader|llvmpipe|lavapipe/i.test(`${info.vendor} ${info.architecture} ${info.description}`) || Boolean((info as { isFallbackAdapter?: boolean }).isFallbackAdapter));
+    const software = isCpuDevice(device);
     const samples = !this.person.source && !this.garment.source && !this.edge.uploaded && !this.stream;
     if (this.sizeGiven || !software || !samples || this.inputSize.width !== 192) return;
     this.inputSize = { width: 96, height: 128 };

@@ -25,6 +25,7 @@
  * bytes <= 32 MiB).
  */
 import fusedWgsl from '../../../shaders/ngp_mlp_fused.wgsl?raw';
+import { isCpuDevice } from '../../gpu/device.ts';
 import { computePipeline, wgsl, workgroups } from '../../gpu/shader.ts';
 import { initMlpWeights, mlpLayout, OUTPUT_ACTIVATIONS, type MlpConfig, type MlpLayout, type MlpPrecision } from './config.ts';
 import { BindCache, cappedGroups, inPass, maxStorageBytes, storageBuffer, UniformArena, type BufferLike, type EncodeTarget } from './gpu-util.ts';
@@ -64,6 +65,8 @@ export interface FusedMlpOptions extends MlpOptions {
   gradTileCols?: number;
   /** Most backward workgroups (partial gradient slices). */
   maxPartialGroups?: number;
+  /** Block shapes for a CPU implementation of WebGPU (default: whether the device is one). */
+  cpu?: boolean;
 }
 
 interface Limits {
@@ -73,6 +76,8 @@ interface Limits {
 }
 
 export interface FusedBlockForce {
+  /** Prefer the shapes that run fastest on CPU implementations (see chooseFusedBlock). */
+  cpu?: boolean;
   rows?: number;
   cacheWeights?: boolean;
   tileRows?: number;
@@ -93,9 +98,14 @@ export function chooseFusedBlock(limits: Limits, layout: MlpLayout, width: numbe
   // accumulators per thread. 16 x 4 also keeps a GPU warp's activation reads on 2 rows (few
   // bank conflicts); 8 x 8 and 4 x 16 measured about as fast on SwiftShader. Workgroups of at
   // least 64 threads where possible (32, then any).
-  const tiles: [number, number][] = force.tileRows || force.tileCols ? [[force.tileRows ?? 8, force.tileCols ?? 1]] : [[16, 1], [8, 2], [8, 1], [4, 2], [4, 1], [2, 1], [1, 1]];
-  const rowOptions = force.rows ? [force.rows] : [64, 128, 32, 16];
-  for (const minThreads of [64, 32, 1]) {
+  //
+  // CPU implementations (SwiftShader) are the exception: there the same work takes longer the
+  // more invocations a workgroup has (64-wide f32 inference at 2^16 rows: 620 ms with 64
+  // rows / 64 threads, 300 ms with 16 rows / 16 threads, and the unfused GEMM's tile follows
+  // the same rule), so they get the smallest blocks with 8 x 8 tiles.
+  const tiles: [number, number][] = force.tileRows || force.tileCols ? [[force.tileRows ?? 8, force.tileCols ?? 1]] : force.cpu ? [[8, 2], [16, 1], [8, 1], [4, 2], [4, 1], [2, 1], [1, 1]] : [[16, 1], [8, 2], [8, 1], [4, 2], [4, 1], [2, 1], [1, 1]];
+  const rowOptions = force.rows ? [force.rows] : force.cpu ? [16, 32, 64, 128] : [64, 128, 32, 16];
+  for (const minThreads of force.cpu ? [1] : [64, 32, 1]) {
     for (const [tileRows, tileCols] of tiles) {
       for (const rows of rowOptions) {
         const actBytes = rows * actWidth * bytes;
@@ -295,6 +305,7 @@ export class FusedMlp implements MlpKernels {
     if (this.precision === 'f16' && !device.features.has('shader-f16')) throw new Error('f16 MLP needs the shader-f16 feature, which this device lacks');
     this.maxBatch = options.maxBatch;
     this.block = chooseFusedBlock(device.limits, this.layout, config.width, this.precision, {
+      cpu: options.cpu ?? isCpuDevice(device),
       rows: options.rowsPerBlock,
       cacheWeights: options.cacheWeights,
       tileRows: options.tileRows,

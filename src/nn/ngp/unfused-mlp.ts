@@ -10,12 +10,12 @@
  * gradient of the layer below (or dL/dinput for the first layer, when asked).
  */
 import unfusedWgsl from '../../../shaders/ngp_mlp_unfused.wgsl?raw';
+import { isCpuDevice } from '../../gpu/device.ts';
 import { computePipeline, workgroups } from '../../gpu/shader.ts';
 import { initMlpWeights, mlpLayout, OUTPUT_ACTIVATIONS, type MlpConfig, type MlpLayout } from './config.ts';
 import { BindCache, flatGroups, inPass, storageBuffer, UniformArena, type BufferLike, type EncodeTarget } from './gpu-util.ts';
 import { checkBatch, type MlpBackwardBuffers, type MlpKernels, type MlpOptions } from './mlp.ts';
 
-const TILE = 64;
 const MAX_SLICES = 64;
 
 /** Split-K: reduction rows per slice (multiple of 16) and the number of slices that covers K. */
@@ -61,13 +61,17 @@ export class UnfusedMlp implements MlpKernels {
   private readonly pipelines: Record<'gemm' | 'reduceSlices' | 'outputGrad', GPUComputePipeline>;
   private readonly uniforms: UniformArena;
   private readonly binds: BindCache;
+  /** GEMM output tile (TILE x TILE per workgroup): 64 on GPUs, 16 on CPU implementations. */
+  readonly tile: number;
 
   constructor(
     private readonly device: GPUDevice,
     config: MlpConfig,
-    options: MlpOptions,
+    options: MlpOptions & { cpu?: boolean },
   ) {
     if (options.precision === 'f16') throw new Error('the unfused MLP baseline runs in f32 only');
+    // CPU implementations run the same work faster in smaller workgroups (fused-mlp.ts).
+    this.tile = (options.cpu ?? isCpuDevice(device)) ? 16 : 64;
     this.config = { outputActivation: 'none', ...config };
     this.layout = mlpLayout(this.config);
     // Inference also uses the activation buffers between layers: at least one tile of rows.
@@ -83,7 +87,7 @@ export class UnfusedMlp implements MlpKernels {
     const maxLayer = Math.max(...this.layout.layers.map((l) => l.inputs * l.outputs));
     this.partial = storageBuffer(device, 'ngp unfused mlp partial', MAX_SLICES * maxLayer * 4);
     this.dummy = storageBuffer(device, 'ngp unfused mlp unused', 16);
-    const pipe = (entry: string) => computePipeline(device, 'ngp unfused mlp', unfusedWgsl, entry);
+    const pipe = (entry: string) => computePipeline(device, 'ngp unfused mlp', unfusedWgsl, entry, entry === 'gemm' ? { TILE: this.tile } : {});
     this.pipelines = { gemm: pipe('gemm'), reduceSlices: pipe('reduceSlices'), outputGrad: pipe('outputGrad') };
     this.uniforms = new UniformArena(device, 'ngp unfused mlp', 128);
     this.binds = new BindCache(device, 512);
@@ -109,13 +113,13 @@ export class UnfusedMlp implements MlpKernels {
   private gemm(pass: GPUComputePassEncoder, g: Gemm): void {
     const { kChunk, count } = splitK(g.K, g.slices ?? 1);
     const max = this.device.limits.maxComputeWorkgroupsPerDimension;
-    const tiles = Math.ceil(g.M / TILE);
+    const tiles = Math.ceil(g.M / this.tile);
     pass.setPipeline(this.pipelines.gemm);
     // Row tiles past the per-dimension limit go to further dispatches starting at mTile0.
     for (let t0 = 0; t0 < tiles; t0 += max) {
       const group = this.binds.get(this.pipelines.gemm, { 0: this.uniform(g, kChunk, t0), 1: g.a, 2: g.b, 3: g.c, 4: g.mask ?? this.dummy });
       pass.setBindGroup(0, group);
-      pass.dispatchWorkgroups(workgroups(g.N, TILE, this.device), Math.min(max, tiles - t0), count);
+      pass.dispatchWorkgroups(workgroups(g.N, this.tile, this.device), Math.min(max, tiles - t0), count);
     }
   }
 
