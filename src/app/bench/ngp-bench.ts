@@ -135,7 +135,7 @@ async function mlpCases(ctx: BenchContext, config: MlpConfig, n: number, peers: 
         mlp = fused ? new FusedMlp(device, config, { maxBatch: n, seed: 5 }) : new UnfusedMlp(device, config, { maxBatch: n, seed: 5 });
         const m = mlp;
         const out = own(device.createBuffer({ label: `bench mlp out ${key}`, size: n * layout.outputPadded * 4, usage }));
-        const extra = fused && m instanceof FusedMlp ? `, block ${m.block.rows} rows, ${m.block.tileRows}x${4 * m.block.tileCols} tiles` : '';
+        const extra = m instanceof FusedMlp ? `, block ${m.block.rows} rows, ${m.block.tileRows}x${4 * m.block.tileCols} tiles, ${m.block.threads} threads` : m instanceof UnfusedMlp ? `, ${m.tile}x${m.tile} GEMM tiles, ${(m.tile / 4) ** 2} threads` : '';
         // Inference.
         try {
           const t = await timeGpu(ctx.device, ctx.signal, (encoder, profiler) => {
