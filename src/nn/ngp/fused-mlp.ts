@@ -11,6 +11,8 @@
  * largest that fit `maxComputeWorkgroupStorageSize` and `maxComputeInvocationsPerWorkgroup`
  * with at least 64 threads where possible. At WebGPU's default limits (16 KiB, 256
  * invocations) a 64-wide f32 MLP gets R = 64, 16x4 tiles, T = 64; 128-wide f32 gets R = 32.
+ * CPU implementations of WebGPU (SwiftShader) get the smallest blocks instead: R = 16, 8x8
+ * tiles, 8-16 threads, which they run about twice as fast.
  * Weights are read from storage (a layer's few KiB stay in cache); staging them in workgroup
  * memory per layer is an option (`cacheWeights`), slower on SwiftShader.
  *
