@@ -67,8 +67,6 @@ export interface FusedMlpOptions extends MlpOptions {
   gradTileCols?: number;
   /** Most backward workgroups (partial gradient slices). */
   maxPartialGroups?: number;
-  /** Block shapes for a CPU implementation of WebGPU (default: whether the device is one). */
-  cpu?: boolean;
 }
 
 interface Limits {
@@ -105,7 +103,8 @@ export function chooseFusedBlock(limits: Limits, layout: MlpLayout, width: numbe
   // more invocations a workgroup has (64-wide f32 inference at 2^16 rows: 620 ms with 64
   // rows / 64 threads, 300 ms with 16 rows / 16 threads, and the unfused GEMM's tile follows
   // the same rule), so they get the smallest blocks with 8 x 8 tiles.
-  const tiles: [number, number][] = force.tileRows || force.tileCols ? [[force.tileRows ?? 8, force.tileCols ?? 1]] : force.cpu ? [[8, 2], [16, 1], [8, 1], [4, 2], [4, 1], [2, 1], [1, 1]] : [[16, 1], [8, 2], [8, 1], [4, 2], [4, 1], [2, 1], [1, 1]];
+  const first: [number, number][] = force.cpu ? [[8, 2], [16, 1]] : [[16, 1], [8, 2]];
+  const tiles: [number, number][] = force.tileRows || force.tileCols ? [[force.tileRows ?? 8, force.tileCols ?? 1]] : [...first, [8, 1], [4, 2], [4, 1], [2, 1], [1, 1]];
   const rowOptions = force.rows ? [force.rows] : force.cpu ? [16, 32, 64, 128] : [64, 128, 32, 16];
   for (const minThreads of force.cpu ? [1] : [64, 32, 1]) {
     for (const [tileRows, tileCols] of tiles) {

@@ -12,6 +12,8 @@ export interface MlpOptions {
   seed?: number;
   /** 'f16' needs the device feature `shader-f16` (fused MLP only). */
   precision?: MlpPrecision;
+  /** Workgroup shapes for a CPU implementation of WebGPU (default: whether the device is one). */
+  cpu?: boolean;
 }
 
 /** Buffers of one backward call. */

@@ -67,7 +67,7 @@ export class UnfusedMlp implements MlpKernels {
   constructor(
     private readonly device: GPUDevice,
     config: MlpConfig,
-    options: MlpOptions & { cpu?: boolean },
+    options: MlpOptions,
   ) {
     if (options.precision === 'f16') throw new Error('the unfused MLP baseline runs in f32 only');
     // CPU implementations run the same work faster in smaller workgroups (fused-mlp.ts).
