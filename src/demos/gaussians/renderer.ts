@@ -10,6 +10,7 @@ import blendWgsl from '../../../shaders/splat_blend.wgsl?raw';
 import drawArgsWgsl from '../../../shaders/splat_draw_args.wgsl?raw';
 import projectWgsl from '../../../shaders/splat_project.wgsl?raw';
 import type { GaussianScene } from '../../formats/gaussian-scene.ts';
+import { BindCache } from '../../gpu/bind-cache.ts';
 import type { GpuProfiler } from '../../gpu/profiler.ts';
 import { RadixSort } from '../../gpu/radix-sort.ts';
 import { computePipeline, shaderModule } from '../../gpu/shader.ts';
@@ -142,8 +143,8 @@ export class GaussianRenderer {
   private values: GPUBuffer | null = null;
   private alive: GPUBuffer | null = null;
   private sorter: RadixSort | null = null;
-  /** Bind groups of the cull/project pipelines over the current frame buffers. */
-  private readonly projectBinds = new Map<GPUComputePipeline, GPUBindGroup>();
+  /** Bind groups of the cull/project pipelines. */
+  private readonly projectBinds: BindCache;
   private blendBind: GPUBindGroup | null = null;
   private readonly ring: { buffer: GPUBuffer; busy: boolean }[] = [];
   private pendingRead: { buffer: GPUBuffer; busy: boolean } | null = null;
@@ -157,6 +158,7 @@ export class GaussianRenderer {
     this.frameUniform = device.createBuffer({ label: 'splat frame', size: 16, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
     this.counter = device.createBuffer({ label: 'splat count', size: 16, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST });
     this.drawArgs = device.createBuffer({ label: 'splat draw args', size: 16, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.INDIRECT });
+    this.projectBinds = new BindCache(device, 64);
     this.argsPipeline = computePipeline(device, 'splat draw args', drawArgsWgsl, 'draw_args_main');
     this.projectArgsPipeline = computePipeline(device, 'splat draw args', drawArgsWgsl, 'project_args_main');
     this.projectArgs = device.createBuffer({ label: 'splat project args', size: 12, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.INDIRECT });
@@ -205,7 +207,7 @@ export class GaussianRenderer {
     const sorter = new RadixSort(this.device, { maxCount: count });
     this.releaseFrameBuffers();
     Object.assign(this, { splats, keys, values, alive, sorter, capacity: count, blendBind: null });
-    this.projectBinds.clear();
+    this.projectBinds.clear(); // they bind the buffers just released
   }
 
   private releaseFrameBuffers(): void {
@@ -221,7 +223,6 @@ export class GaussianRenderer {
     this.reserve(Math.max(1, scene.count));
     this.scene = scene;
     this.sortedScene = null;
-    this.projectBinds.clear();
   }
 
   encode(encoder: GPUCommandEncoder, output: GPUTexture, camera: Camera, t: number, options: RenderOptions, profiler?: GpuProfiler): void {
@@ -240,14 +241,7 @@ export class GaussianRenderer {
     if (!unchanged) encoder.clearBuffer(this.counter);
     if (scene && count > 0 && !unchanged) {
       const resources = [this.params, scene.geometry, scene.sh, this.splats!, this.keys!, this.values!, this.counter, this.alive!];
-      const bind = (pipeline: GPUComputePipeline, bindings: number[]) => {
-        let group = this.projectBinds.get(pipeline);
-        if (!group) {
-          group = this.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries: bindings.map((b) => ({ binding: b, resource: { buffer: resources[b] } })) });
-          this.projectBinds.set(pipeline, group);
-        }
-        return group;
-      };
+      const bind = (pipeline: GPUComputePipeline, bindings: number[]) => this.projectBinds.get(pipeline, Object.fromEntries(bindings.map((b) => [b, resources[b]])));
       const variant = this.projectVariant(scene, options.shDegree);
       const pass = profiler ? profiler.computePass(encoder, 'slice+project') : encoder.beginComputePass({ label: 'slice+project' });
       const groups = Math.ceil(count / 256);

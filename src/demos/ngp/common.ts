@@ -8,7 +8,8 @@ import type { FileKind } from '../../formats/sniff.ts';
 import type { GpuProfiler } from '../../gpu/profiler.ts';
 import { computePipeline, workgroups } from '../../gpu/shader.ts';
 import { LossReadback } from '../../nn/ngp/loss.ts';
-import { BindCache, UniformArena } from '../../nn/ngp/gpu-util.ts';
+import { BindCache } from '../../gpu/bind-cache.ts';
+import { UniformArena } from '../../nn/ngp/gpu-util.ts';
 import type { CameraPose } from '../../ui/orbit-controls.ts';
 
 export type AppName = 'gia' | 'nsdf' | 'nerf' | 'nvr';

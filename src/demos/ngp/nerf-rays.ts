@@ -8,7 +8,8 @@ import hashWgsl from '../../../shaders/lib/hash.wgsl?raw';
 import raysWgsl from '../../../shaders/ngp_nerf_rays.wgsl?raw';
 import { computePipeline, wgsl } from '../../gpu/shader.ts';
 import { pcg } from '../../nn/random.ts';
-import { BindCache, flatGroups, storageBuffer, UniformArena } from '../../nn/ngp/gpu-util.ts';
+import { BindCache } from '../../gpu/bind-cache.ts';
+import { flatGroups, storageBuffer, UniformArena } from '../../nn/ngp/gpu-util.ts';
 
 const pick = (h: number, n: number) => ((h >>> 16) * n) >>> 16;
 const unit = (h: number) => (h >>> 8) / 16777216;

@@ -14,7 +14,8 @@
 import adamWgsl from '../../../shaders/ngp_adam.wgsl?raw';
 import { computePipeline } from '../../gpu/shader.ts';
 import { INSTANT_NGP_ADAM, type AdamConfig } from './config.ts';
-import { BindCache, cappedGroups, inPass, storageBuffer, UniformArena, type EncodeTarget } from './gpu-util.ts';
+import { BindCache } from '../../gpu/bind-cache.ts';
+import { cappedGroups, inPass, storageBuffer, UniformArena, type EncodeTarget } from './gpu-util.ts';
 
 export interface AdamOptions extends AdamConfig {
   /** Parameters in the buffer. */

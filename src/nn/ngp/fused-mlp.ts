@@ -30,7 +30,8 @@ import fusedWgsl from '../../../shaders/ngp_mlp_fused.wgsl?raw';
 import { isCpuDevice } from '../../gpu/device.ts';
 import { computePipeline, wgsl, workgroups } from '../../gpu/shader.ts';
 import { initMlpWeights, mlpLayout, OUTPUT_ACTIVATIONS, type MlpConfig, type MlpLayout, type MlpPrecision } from './config.ts';
-import { BindCache, cappedGroups, inPass, maxStorageBytes, storageBuffer, UniformArena, type BufferLike, type EncodeTarget } from './gpu-util.ts';
+import { BindCache } from '../../gpu/bind-cache.ts';
+import { cappedGroups, inPass, maxStorageBytes, storageBuffer, UniformArena, type BufferLike, type EncodeTarget } from './gpu-util.ts';
 import { checkBatch, type MlpBackwardBuffers, type MlpKernels, type MlpOptions } from './mlp.ts';
 
 export interface FusedBlock {

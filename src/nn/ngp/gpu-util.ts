@@ -84,15 +84,6 @@ export class UniformArena {
   }
 }
 
-/** Bind group over `entries` (binding number -> buffer or buffer binding) for `pipeline`'s group 0. */
-export function bindGroup(device: GPUDevice, pipeline: GPUComputePipeline, entries: Record<number, GPUBuffer | GPUBufferBinding>, label?: string): GPUBindGroup {
-  return device.createBindGroup({
-    label,
-    layout: pipeline.getBindGroupLayout(0),
-    entries: Object.entries(entries).map(([binding, r]) => ({ binding: Number(binding), resource: 'buffer' in r ? r : { buffer: r } })),
-  });
-}
-
 /** Workgroups for `blocks` units of work, capped at the per-dimension limit (kernels loop over the rest). */
 export function cappedGroups(device: GPUDevice, blocks: number): number {
   return Math.max(1, Math.min(blocks, device.limits.maxComputeWorkgroupsPerDimension));
@@ -112,43 +103,4 @@ export function flatGroups(device: GPUDevice, items: number, size: number): [num
   const y = Math.ceil(blocks / x);
   if (y > max) throw new RangeError(`${items} items need ${blocks} workgroups of ${size}, over ${max}^2`);
   return [x, y];
-}
-
-const ids = new WeakMap<object, number>();
-let nextId = 1;
-function idOf(o: object): number {
-  let id = ids.get(o);
-  if (id === undefined) ids.set(o, (id = nextId++));
-  return id;
-}
-
-/**
- * Bind groups cached by (pipeline, buffers, offsets): a training loop that reuses its buffers
- * creates each bind group once. Bounded; cleared when full.
- */
-export class BindCache {
-  private readonly cache = new Map<string, GPUBindGroup>();
-
-  constructor(
-    private readonly device: GPUDevice,
-    private readonly limit = 256,
-  ) {}
-
-  get(pipeline: GPUComputePipeline, entries: Record<number, GPUBuffer | GPUBufferBinding>): GPUBindGroup {
-    let key = String(idOf(pipeline));
-    for (const [binding, r] of Object.entries(entries)) {
-      key += 'buffer' in r ? `|${binding}:${idOf(r.buffer)}@${r.offset ?? 0}+${r.size ?? -1}` : `|${binding}:${idOf(r)}`;
-    }
-    let group = this.cache.get(key);
-    if (!group) {
-      if (this.cache.size >= this.limit) this.cache.clear();
-      group = bindGroup(this.device, pipeline, entries, pipeline.label);
-      this.cache.set(key, group);
-    }
-    return group;
-  }
-
-  clear(): void {
-    this.cache.clear();
-  }
 }

@@ -14,7 +14,8 @@
 import gridWgsl from '../../../shaders/ngp_grid.wgsl?raw';
 import { computePipeline, wgsl } from '../../gpu/shader.ts';
 import { gridLayout, initGridParams, MAX_GRID_LEVELS, type GridConfig, type GridLayout } from './config.ts';
-import { BindCache, flatGroups, inPass, maxStorageBytes, storageBuffer, UniformArena, type BufferLike, type EncodeTarget } from './gpu-util.ts';
+import { BindCache } from '../../gpu/bind-cache.ts';
+import { flatGroups, inPass, maxStorageBytes, storageBuffer, UniformArena, type BufferLike, type EncodeTarget } from './gpu-util.ts';
 
 export interface GridEncodingOptions {
   /** Fixed-point units per 1.0 of gradient (default 2^16). */

@@ -11,7 +11,8 @@
 import lossWgsl from '../../../shaders/ngp_loss.wgsl?raw';
 import { computePipeline } from '../../gpu/shader.ts';
 import { LOSS_KINDS, type LossKind } from './config.ts';
-import { BindCache, inPass, storageBuffer, UniformArena, type EncodeTarget } from './gpu-util.ts';
+import { BindCache } from '../../gpu/bind-cache.ts';
+import { inPass, storageBuffer, UniformArena, type EncodeTarget } from './gpu-util.ts';
 
 const WG = 256;
 const MAX_GROUPS = 256;

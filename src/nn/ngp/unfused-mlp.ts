@@ -13,7 +13,8 @@ import unfusedWgsl from '../../../shaders/ngp_mlp_unfused.wgsl?raw';
 import { isCpuDevice } from '../../gpu/device.ts';
 import { computePipeline, workgroups } from '../../gpu/shader.ts';
 import { initMlpWeights, mlpLayout, OUTPUT_ACTIVATIONS, type MlpConfig, type MlpLayout } from './config.ts';
-import { BindCache, flatGroups, inPass, storageBuffer, UniformArena, type BufferLike, type EncodeTarget } from './gpu-util.ts';
+import { BindCache } from '../../gpu/bind-cache.ts';
+import { flatGroups, inPass, storageBuffer, UniformArena, type BufferLike, type EncodeTarget } from './gpu-util.ts';
 import { checkBatch, type MlpBackwardBuffers, type MlpKernels, type MlpOptions } from './mlp.ts';
 
 const MAX_SLICES = 64;

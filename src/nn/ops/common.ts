@@ -5,6 +5,7 @@
  * by buffer identity, and passes opened by the op or supplied by the caller.
  */
 import commonWgsl from '../../../shaders/nn_common.wgsl?raw';
+import { idOf } from '../../gpu/bind-cache.ts';
 import { computePipeline, wgsl } from '../../gpu/shader.ts';
 import type { Tensor } from '../tensor.ts';
 
@@ -68,13 +69,6 @@ export function cachedPipeline(device: GPUDevice, key: string, label: string, co
   return p;
 }
 
-const ids = new WeakMap<object, number>();
-let nextId = 1;
-function idOf(o: object): number {
-  let id = ids.get(o);
-  if (id === undefined) ids.set(o, (id = nextId++));
-  return id;
-}
 
 type Resource = GPUBuffer | GPUBufferBinding;
 
