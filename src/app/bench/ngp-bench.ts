@@ -2,6 +2,7 @@ import { GpuProfiler } from '../../gpu/profiler.ts';
 import { bufferFrom, readF32 } from '../../gpu/readback.ts';
 import { Adam, FusedMlp, GridEncoding, NgpModel, UnfusedMlp, mlpLayout, perLevelScaleFor, type GridConfig, type MlpConfig, type MlpKernels } from '../../nn/ngp/index.ts';
 import { seededRandom } from '../../nn/random.ts';
+import { isCpuDevice } from '../../gpu/device.ts';
 import { adaptiveSample, row, timeGpu, type BenchContext, type BenchRow, type BenchSuite } from './harness.ts';
 import { cameraBlock, orbitPose } from '../../demos/ngp/common.ts';
 import { NerfRaySampler, packRgba8, sampleRaysReference, type RayDataset } from '../../demos/ngp/nerf-rays.ts';
@@ -13,7 +14,10 @@ import { createOrtMlp, type OrtProvider } from './peers/onnx-mlp.ts';
  * MLP one GEMM per op (our unfused baseline) and against onnxruntime-web running that very
  * MLP exported to ONNX (same weights; WebGPU and WASM providers), for inference and a
  * training step; plus hash-grid lookups per second, GIA (image) training steps per
- * second, fused and unfused, and the NeRF app's batch placement on the GPU vs on the CPU. Timings are submit -> onSubmittedWorkDone wall time (median
+ * second, fused and unfused, and the NeRF app's batch placement on the GPU vs on the CPU. At
+ * 2^16 rows both MLPs' inference also runs with the workgroup shapes meant for the other kind
+ * of adapter (GPU vs CPU implementation), to show what the automatic choice gains.
+ * Timings are submit -> onSubmittedWorkDone wall time (median
  * after a warm-up), with the profiler's GPU pass time alongside; ORT's rows time
  * `session.run` until its device is idle, never session creation.
  */
@@ -135,7 +139,7 @@ async function mlpCases(ctx: BenchContext, config: MlpConfig, n: number, peers: 
         mlp = fused ? new FusedMlp(device, config, { maxBatch: n, seed: 5 }) : new UnfusedMlp(device, config, { maxBatch: n, seed: 5 });
         const m = mlp;
         const out = own(device.createBuffer({ label: `bench mlp out ${key}`, size: n * layout.outputPadded * 4, usage }));
-        const extra = m instanceof FusedMlp ? `, block ${m.block.rows} rows, ${m.block.tileRows}x${4 * m.block.tileCols} tiles, ${m.block.threads} threads` : m instanceof UnfusedMlp ? `, ${m.tile}x${m.tile} GEMM tiles, ${(m.tile / 4) ** 2} threads` : '';
+        const extra = `, ${shapeNote(m)}`;
         // Inference.
         try {
           const t = await timeGpu(ctx.device, ctx.signal, (encoder, profiler) => {
@@ -185,6 +189,7 @@ async function mlpCases(ctx: BenchContext, config: MlpConfig, n: number, peers: 
     }
 
     if (peers) {
+      infer.push(...(await otherShapeRows(ctx, config, n, inBuf, inferCase, shape, macs)));
       if (!weights) {
         for (const p of ['webgpu', 'wasm'] as const) infer.push(failed(inferCase, ortName(p), false, 'failed: no weights (our MLP failed)'));
       } else {
@@ -199,6 +204,50 @@ async function mlpCases(ctx: BenchContext, config: MlpConfig, n: number, peers: 
     for (const r of owned) r.destroy();
   }
   return { rows: [...infer, ...train], cost };
+}
+
+/** Block or tile shape and threads per workgroup of an MLP's kernels, for row notes. */
+function shapeNote(m: MlpKernels): string {
+  if (m instanceof FusedMlp) return `block ${m.block.rows} rows, ${m.block.tileRows}x${4 * m.block.tileCols} tiles, ${m.block.threads} threads`;
+  if (m instanceof UnfusedMlp) return `${m.tile}x${m.tile} GEMM tiles, ${(m.tile / 4) ** 2} threads`;
+  return '';
+}
+
+/**
+ * Inference of both MLPs with the workgroup shapes meant for the other kind of adapter (GPU
+ * shapes on a CPU implementation, CPU shapes on a GPU): what the automatic choice gains here,
+ * and the fused/unfused ratio with both at the other shapes.
+ */
+async function otherShapeRows(ctx: BenchContext, config: MlpConfig, n: number, input: GPUBuffer, caseName: string, shape: string, macs: number): Promise<BenchRow[]> {
+  const { device } = ctx;
+  const cpu = !isCpuDevice(device);
+  const family = cpu ? 'CPU-implementation shapes' : 'GPU shapes';
+  const rows: BenchRow[] = [];
+  const out = device.createBuffer({ label: 'bench mlp out, other shapes', size: n * mlpLayout(config).outputPadded * 4, usage: GPUBufferUsage.STORAGE });
+  try {
+    for (const fused of [true, false]) {
+      const impl = `${fused ? 'fused MLP' : 'unfused MLP'}, ${family}`;
+      let mlp: MlpKernels | null = null;
+      try {
+        mlp = fused ? new FusedMlp(device, config, { maxBatch: n, seed: 5, cpu }) : new UnfusedMlp(device, config, { maxBatch: n, seed: 5, cpu });
+        const m = mlp;
+        const t = await timeGpu(device, ctx.signal, (encoder, profiler) => {
+          const pass = profiler.computePass(encoder, 'mlp');
+          m.encodeForward(pass, input, out, n);
+          pass.end();
+        }, SAMPLING);
+        const ms = Math.min(...t.samples);
+        rows.push(row(SUITE, caseName, impl, false, t.samples, { gpuMs: t.gpuMs, note: `${shape}, ${shapeNote(m)}; ${((2 * macs) / (ms * 1e6)).toFixed(1)} GFLOP/s` }));
+      } catch (e) {
+        rows.push(failed(caseName, impl, false, `failed: ${message(e)}`));
+      } finally {
+        mlp?.destroy();
+      }
+    }
+  } finally {
+    out.destroy();
+  }
+  return rows;
 }
 
 function ortName(provider: OrtProvider): string {
