@@ -105,6 +105,12 @@ export interface RenderOptions {
 }
 
 const PARAMS_BYTES = 128;
+
+interface ProjectVariant {
+  /** null for static scenes (no cull pass). */
+  cull: GPUComputePipeline | null;
+  project: GPUComputePipeline;
+}
 const READ_RING = 3;
 
 export class GaussianRenderer {
@@ -129,8 +135,8 @@ export class GaussianRenderer {
   /** view (16), fx, fy, cx, cy, width, height, t (0 for static scenes), SH degree. */
   private readonly sortedInputs = new Float64Array(24).fill(NaN);
   private readonly frameInputs = new Float64Array(24);
-  /** cull + project pipelines per (kind, SH degree, temporal SH terms), made on first use. */
-  private readonly projectVariants = new Map<string, { cull: GPUComputePipeline; project: GPUComputePipeline }>();
+  /** project (+ cull for 4D scenes) pipelines per (kind, SH degree, temporal SH terms), made on first use. */
+  private readonly projectVariants = new Map<string, ProjectVariant>();
   private readonly argsPipeline: GPUComputePipeline;
   private readonly projectArgsPipeline: GPUComputePipeline;
   private readonly projectArgs: GPUBuffer;
@@ -251,8 +257,8 @@ export class GaussianRenderer {
         pass.setBindGroup(0, bind(variant.project, [0, 1, 2, 3, 4, 5, 6, 7]));
         pass.dispatchWorkgroups(x, Math.ceil(groups / x));
       } else {
-        pass.setPipeline(variant.cull);
-        pass.setBindGroup(0, bind(variant.cull, [0, 1, 6, 7]));
+        pass.setPipeline(variant.cull!);
+        pass.setBindGroup(0, bind(variant.cull!, [0, 1, 6, 7]));
         pass.dispatchWorkgroups(x, Math.ceil(groups / x));
         pass.setPipeline(this.projectArgsPipeline);
         pass.setBindGroup(0, this.projectArgsBind);
@@ -303,7 +309,7 @@ export class GaussianRenderer {
   }
 
   /** The cull/project pipelines specialised for `scene` drawn at SH degree `shDegree` (see splat_project.wgsl). */
-  private projectVariant(scene: GpuScene, shDegree: number): { cull: GPUComputePipeline; project: GPUComputePipeline } {
+  private projectVariant(scene: GpuScene, shDegree: number): ProjectVariant {
     const degree = Math.max(0, Math.min(shDegree, scene.shDegree));
     const temporal = scene.kind === 'yang4d' && scene.shDegree === 3 && degree === 3 ? scene.shDegreeT : 0;
     const constants = { KIND: KIND_CODE[scene.kind], SH_DEGREE: degree, SH_TEMPORAL: temporal };
@@ -311,7 +317,8 @@ export class GaussianRenderer {
     let variant = this.projectVariants.get(key);
     if (!variant) {
       variant = {
-        cull: computePipeline(this.device, 'splat project', projectWgsl, 'cull', constants),
+        // Static scenes skip the cull pass.
+        cull: scene.kind === 'static' ? null : computePipeline(this.device, 'splat project', projectWgsl, 'cull', constants),
         project: computePipeline(this.device, 'splat project', projectWgsl, 'project', constants),
       };
       this.projectVariants.set(key, variant);
