@@ -1,8 +1,9 @@
+import { isCpuDevice } from '../../gpu/device.ts';
 import { GpuProfiler } from '../../gpu/profiler.ts';
 import { bufferFrom, readF32 } from '../../gpu/readback.ts';
 import { Adam, FusedMlp, GridEncoding, NgpModel, UnfusedMlp, mlpLayout, perLevelScaleFor, type GridConfig, type MlpConfig, type MlpKernels } from '../../nn/ngp/index.ts';
+import { storageBuffer } from '../../nn/ngp/gpu-util.ts';
 import { seededRandom } from '../../nn/random.ts';
-import { isCpuDevice } from '../../gpu/device.ts';
 import { adaptiveSample, row, timeGpu, type BenchContext, type BenchRow, type BenchSuite } from './harness.ts';
 import { cameraBlock, orbitPose } from '../../demos/ngp/common.ts';
 import { NerfRaySampler, packRgba8, sampleRaysReference, type RayDataset } from '../../demos/ngp/nerf-rays.ts';
@@ -378,7 +379,7 @@ async function nerfRayCases(ctx: BenchContext, rays: number, samples: number): P
   const rows: BenchRow[] = [];
   const owned: GPUBuffer[] = [];
   const buffer = (bytes: number) => {
-    const b = device.createBuffer({ size: bytes, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST });
+    const b = storageBuffer(device, 'bench nerf batch', bytes);
     owned.push(b);
     return b;
   };
