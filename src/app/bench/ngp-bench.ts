@@ -143,16 +143,12 @@ async function mlpCases(ctx: BenchContext, config: MlpConfig, n: number, peers: 
         const extra = `, ${shapeNote(m)}`;
         // Inference.
         try {
-          const t = await timeGpu(ctx.device, ctx.signal, (encoder, profiler) => {
-            const pass = profiler.computePass(encoder, 'mlp');
-            m.encodeForward(pass, inBuf, out, n);
-            pass.end();
-          }, SAMPLING);
+          const t = await timeForward(ctx, m, inBuf, out, n);
           outputs[key] = await readF32(device, out, 0, n * layout.outputPadded);
           weights ??= await readF32(device, m.params, 0, layout.paramCount);
           const ms = Math.min(...t.samples);
           cost += ms;
-          infer.push(row(SUITE, inferCase, impl, fused, t.samples, { gpuMs: t.gpuMs, note: `${shape}${extra}; ${((2 * macs) / (ms * 1e6)).toFixed(1)} GFLOP/s` }));
+          infer.push(row(SUITE, inferCase, impl, fused, t.samples, { gpuMs: t.gpuMs, note: `${shape}${extra}; ${gflops(macs, ms)}` }));
         } catch (e) {
           infer.push(failed(inferCase, impl, fused, `failed: ${message(e)}`));
         }
@@ -207,6 +203,17 @@ async function mlpCases(ctx: BenchContext, config: MlpConfig, n: number, peers: 
   return { rows: [...infer, ...train], cost };
 }
 
+/** Inference of `m` on n rows, sampled (one pass timed per submit). */
+function timeForward(ctx: BenchContext, m: MlpKernels, input: GPUBuffer, out: GPUBuffer, n: number) {
+  return timeGpu(ctx.device, ctx.signal, (encoder, profiler) => {
+    const pass = profiler.computePass(encoder, 'mlp');
+    m.encodeForward(pass, input, out, n);
+    pass.end();
+  }, SAMPLING);
+}
+
+const gflops = (macs: number, ms: number) => `${((2 * macs) / (ms * 1e6)).toFixed(1)} GFLOP/s`;
+
 /** Block or tile shape and threads per workgroup of an MLP's kernels, for row notes. */
 function shapeNote(m: MlpKernels): string {
   if (m instanceof FusedMlp) return `block ${m.block.rows} rows, ${m.block.tileRows}x${4 * m.block.tileCols} tiles, ${m.block.threads} threads`;
@@ -232,13 +239,8 @@ async function otherShapeRows(ctx: BenchContext, config: MlpConfig, n: number, i
       try {
         mlp = fused ? new FusedMlp(device, config, { maxBatch: n, seed: 5, cpu }) : new UnfusedMlp(device, config, { maxBatch: n, seed: 5, cpu });
         const m = mlp;
-        const t = await timeGpu(device, ctx.signal, (encoder, profiler) => {
-          const pass = profiler.computePass(encoder, 'mlp');
-          m.encodeForward(pass, input, out, n);
-          pass.end();
-        }, SAMPLING);
-        const ms = Math.min(...t.samples);
-        rows.push(row(SUITE, caseName, impl, false, t.samples, { gpuMs: t.gpuMs, note: `${shape}, ${shapeNote(m)}; ${((2 * macs) / (ms * 1e6)).toFixed(1)} GFLOP/s` }));
+        const t = await timeForward(ctx, m, input, out, n);
+        rows.push(row(SUITE, caseName, impl, false, t.samples, { gpuMs: t.gpuMs, note: `${shape}, ${shapeNote(m)}; ${gflops(macs, Math.min(...t.samples))}` }));
       } catch (e) {
         rows.push(failed(caseName, impl, false, `failed: ${message(e)}`));
       } finally {
@@ -275,7 +277,7 @@ async function ortCase(
       const out = await session.output();
       const check = reference ? `max |ORT - ours| ${exp(maxAbsDiff(out, reference, count))} (outputs up to ${maxAbs(reference, count).toFixed(2)})` : 'not checked (no output of ours)';
       const ms = Math.min(...samples);
-      return row(SUITE, caseName, impl, false, samples, { note: `same ONNX MatMul/Relu graph and weights, ${session.io} I/O; ${check}; ${((2 * macs) / (ms * 1e6)).toFixed(1)} GFLOP/s` });
+      return row(SUITE, caseName, impl, false, samples, { note: `same ONNX MatMul/Relu graph and weights, ${session.io} I/O; ${check}; ${gflops(macs, ms)}` });
     } finally {
       await session.destroy();
     }
