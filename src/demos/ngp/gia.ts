@@ -11,10 +11,9 @@ import { bufferFrom } from '../../gpu/readback.ts';
 import { perLevelScaleFor } from '../../nn/ngp/config.ts';
 import { seededRandom } from '../../nn/random.ts';
 import { storageBuffer } from '../../nn/ngp/gpu-util.ts';
-import { psnrFromMse } from '../../nn/ngp/model.ts';
+import { NgpModel, psnrFromMse } from '../../nn/ngp/model.ts';
 import { decodePool } from '../../workers/pool.ts';
 import { defaultLog2T, clearOutput, Display, fitRect, TrainingStats, type AppFrame, type AppSettings, type NgpApp } from './common.ts';
-import { NeuralField } from './field.ts';
 
 /** Dropped images are downscaled to at most this many pixels (1024^2). */
 export const GIA_MAX_PIXELS = 1024 * 1024;
@@ -82,7 +81,7 @@ export class GiaApp implements NgpApp {
   readonly curveLabel = 'PSNR (dB) vs step';
   note = '';
   private image: RgbImage;
-  private field: NeuralField;
+  private field: NgpModel;
   private targetBuffer: GPUBuffer;
   private readonly batchInputs: GPUBuffer[] = [];
   private readonly batchTargets: GPUBuffer[] = [];
@@ -111,19 +110,16 @@ export class GiaApp implements NgpApp {
     this.random = seededRandom(settings.seed);
   }
 
-  private makeField(image: RgbImage): NeuralField {
+  private makeField(image: RgbImage): NgpModel {
     const finest = Math.max(16, Math.max(image.width, image.height) / 2);
-    return new NeuralField(
-      this.device,
-      {
-        grid: { dims: 2, levels: 16, featuresPerLevel: 2, log2HashmapSize: defaultLog2T(this.settings), baseResolution: 16, perLevelScale: perLevelScaleFor(finest, 16, 16) },
-        mlp: { width: 64, hiddenLayers: 2, outputDims: 3, outputActivation: 'none' },
-        maxBatch: this.batch,
-        seed: this.settings.seed,
-        fused: this.settings.fused,
-      },
-      this.profilerFor(),
-    );
+    return new NgpModel(this.device, {
+      grid: { dims: 2, levels: 16, featuresPerLevel: 2, log2HashmapSize: defaultLog2T(this.settings), baseResolution: 16, perLevelScale: perLevelScaleFor(finest, 16, 16) },
+      mlp: { width: 64, hiddenLayers: 2, outputDims: 3, outputActivation: 'none' },
+      maxBatch: this.batch,
+      seed: this.settings.seed,
+      fused: this.settings.fused,
+      profiler: this.profilerFor() ?? undefined,
+    });
   }
 
   get step(): number {

@@ -23,9 +23,9 @@ import { computePipeline, workgroups } from '../../gpu/shader.ts';
 import { perLevelScaleFor } from '../../nn/ngp/config.ts';
 import { seededRandom } from '../../nn/random.ts';
 import { storageBuffer } from '../../nn/ngp/gpu-util.ts';
+import { NgpModel } from '../../nn/ngp/model.ts';
 import type { CameraPose } from '../../ui/orbit-controls.ts';
 import { defaultLog2T, cameraBlock, Display, intParam, orbitPose, renderSize, TrainingStats, type AppFrame, type AppSettings, type NgpApp } from './common.ts';
-import { NeuralField } from './field.ts';
 import { MAX_STEPS_PER_FRAME } from './gia.ts';
 import { builtinShapeSdf, meshSdf, normalizeMesh, triangleSoup } from './sdf-geometry.ts';
 
@@ -94,7 +94,7 @@ export class NsdfApp implements NgpApp {
   readonly curveLabel = 'log10 loss vs step';
   readonly psnr = null;
   note: string;
-  private field: NeuralField;
+  private field: NgpModel;
   private readonly stats: TrainingStats;
   private readonly display: Display;
   private readonly inputs: GPUBuffer[] = [];
@@ -150,18 +150,15 @@ export class NsdfApp implements NgpApp {
     }
   }
 
-  private makeField(): NeuralField {
-    return new NeuralField(
-      this.device,
-      {
-        grid: { dims: 3, levels: 16, featuresPerLevel: 2, log2HashmapSize: defaultLog2T(this.settings), baseResolution: 16, perLevelScale: perLevelScaleFor(512, 16, 16) },
-        mlp: { width: 64, hiddenLayers: 2, outputDims: 1, outputActivation: 'none' },
-        maxBatch: this.batch,
-        seed: this.settings.seed,
-        fused: this.settings.fused,
-      },
-      this.profiler(),
-    );
+  private makeField(): NgpModel {
+    return new NgpModel(this.device, {
+      grid: { dims: 3, levels: 16, featuresPerLevel: 2, log2HashmapSize: defaultLog2T(this.settings), baseResolution: 16, perLevelScale: perLevelScaleFor(512, 16, 16) },
+      mlp: { width: 64, hiddenLayers: 2, outputDims: 1, outputActivation: 'none' },
+      maxBatch: this.batch,
+      seed: this.settings.seed,
+      fused: this.settings.fused,
+      profiler: this.profiler() ?? undefined,
+    });
   }
 
   get step(): number {

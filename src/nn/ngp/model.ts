@@ -113,6 +113,11 @@ export class NgpModel {
     return this.mlp.layout.outputPadded;
   }
 
+  /** Trained parameters: grid table entries plus MLP weights. */
+  get paramCount(): number {
+    return this.grid.layout.paramCount + this.mlp.layout.paramCount;
+  }
+
   /** [last loss, running sum, steps, 0] (f32), reduced on the GPU; see LossReadback. */
   get lossStats(): GPUBuffer {
     return this.loss.stats;
