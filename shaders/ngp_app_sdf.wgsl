@@ -4,12 +4,7 @@
 // the network for the positions of the previous step), `normal_positions` places 4 tetrahedral
 // probes around each hit, and `shade` turns their values into a normal (the field's
 // finite-difference gradient) and a lit colour in `image`.
-struct Camera {
-  origin: vec3f,
-  right: vec3f,
-  up: vec3f,
-  forward: vec3f,
-};
+// Camera, camera_ray, box_hit: shaders/lib/box_camera.wgsl, joined in front.
 
 struct Params {
   camera: Camera,
@@ -31,21 +26,7 @@ struct Params {
 @group(0) @binding(3) var<storage, read_write> state: array<vec4f>;
 @group(0) @binding(4) var<storage, read_write> image: array<vec4f>;
 
-fn ray_dir(pixel: u32) -> vec3f {
-  let x = pixel % params.width;
-  let y = pixel / params.width;
-  let ndc = vec2f((f32(x) + 0.5) / f32(params.width) * 2.0 - 1.0, 1.0 - (f32(y) + 0.5) / f32(params.height) * 2.0);
-  return normalize(params.camera.forward + ndc.x * params.camera.right + ndc.y * params.camera.up);
-}
-
-fn box_hit(o: vec3f, d: vec3f) -> vec2f {
-  let inv = 1.0 / d;
-  let a = (vec3f(-0.5) - o) * inv;
-  let b = (vec3f(0.5) - o) * inv;
-  let lo = min(a, b);
-  let hi = max(a, b);
-  return vec2f(max(max(max(lo.x, lo.y), lo.z), 0.0), min(min(hi.x, hi.y), hi.z));
-}
+fn ray_dir(pixel: u32) -> vec3f { return camera_ray(params.camera, params.width, params.height, pixel); }
 
 fn put(row: u32, p: vec3f) {
   let q = clamp(p + vec3f(0.5), vec3f(0.0), vec3f(1.0));

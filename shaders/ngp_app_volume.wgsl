@@ -5,12 +5,7 @@
 // running state (colour, transmittance), stopping early once transmittance < 1e-3. After the
 // last slice the finished ray goes to `image` (the previous image stays on screen meanwhile).
 // World space is field space - 0.5 (the field lives in [0,1]^3, the box is [-0.5,0.5]^3).
-struct Camera {
-  origin: vec3f,
-  right: vec3f,
-  up: vec3f,
-  forward: vec3f,
-};
+// Camera, camera_ray, box_hit: shaders/lib/box_camera.wgsl, joined in front.
 
 struct Params {
   camera: Camera,
@@ -41,22 +36,7 @@ struct Params {
 
 const OCC_RES: u32 = 32u;
 
-fn ray_dir(pixel: u32) -> vec3f {
-  let x = pixel % params.width;
-  let y = pixel / params.width;
-  let ndc = vec2f((f32(x) + 0.5) / f32(params.width) * 2.0 - 1.0, 1.0 - (f32(y) + 0.5) / f32(params.height) * 2.0);
-  return normalize(params.camera.forward + ndc.x * params.camera.right + ndc.y * params.camera.up);
-}
-
-/** Entry and exit distances of the ray through the box [-0.5, 0.5]^3 (near > far: miss). */
-fn box_hit(o: vec3f, d: vec3f) -> vec2f {
-  let inv = 1.0 / d;
-  let a = (vec3f(-0.5) - o) * inv;
-  let b = (vec3f(0.5) - o) * inv;
-  let lo = min(a, b);
-  let hi = max(a, b);
-  return vec2f(max(max(max(lo.x, lo.y), lo.z), 0.0), min(min(hi.x, hi.y), hi.z));
-}
+fn ray_dir(pixel: u32) -> vec3f { return camera_ray(params.camera, params.width, params.height, pixel); }
 
 fn step_size() -> f32 { return 1.7320508 / f32(params.samples); }
 

@@ -8,7 +8,6 @@ import type { FileKind } from '../../formats/sniff.ts';
 import type { GpuProfiler } from '../../gpu/profiler.ts';
 import { computePipeline, workgroups } from '../../gpu/shader.ts';
 import { LossReadback } from '../../nn/ngp/loss.ts';
-import { BindCache } from '../../gpu/bind-cache.ts';
 import { UniformArena } from '../../nn/ngp/gpu-util.ts';
 import type { CameraPose } from '../../ui/orbit-controls.ts';
 
@@ -86,13 +85,10 @@ export interface NgpApp {
 export class Display {
   private readonly pipeline: GPUComputePipeline;
   private readonly uniforms: UniformArena;
-  private readonly binds = new Map<string, GPUBindGroup>();
-  private readonly cache: BindCache;
 
   constructor(private readonly device: GPUDevice) {
     this.pipeline = computePipeline(device, 'ngp display', displayWgsl, 'main');
     this.uniforms = new UniformArena(device, 'ngp display', 16);
-    this.cache = new BindCache(device, 32);
   }
 
   encode(
@@ -123,8 +119,6 @@ export class Display {
 
   destroy(): void {
     this.uniforms.destroy();
-    this.binds.clear();
-    this.cache.clear();
   }
 }
 

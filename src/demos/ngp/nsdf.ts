@@ -14,20 +14,19 @@
  * CPU (closest triangle; sign by winding number), with the pool shrunk for big meshes so that
  * takes bounded time.
  */
-import sdfWgsl from '../../../shaders/ngp_app_sdf.wgsl?raw';
 import { parseObj, type TriangleMesh } from '../../formats/obj.ts';
 import { findProperty, readPly, readPlyColumns, readPlyList, requireElement, requireProperties } from '../../formats/ply.ts';
 import type { FileKind } from '../../formats/sniff.ts';
 import type { GpuProfiler } from '../../gpu/profiler.ts';
-import { computePipeline, workgroups } from '../../gpu/shader.ts';
 import { perLevelScaleFor } from '../../nn/ngp/config.ts';
 import { seededRandom } from '../../nn/random.ts';
 import { storageBuffer } from '../../nn/ngp/gpu-util.ts';
 import { NgpModel } from '../../nn/ngp/model.ts';
 import type { CameraPose } from '../../ui/orbit-controls.ts';
-import { defaultLog2T, cameraBlock, Display, intParam, orbitPose, renderSize, TrainingStats, type AppFrame, type AppSettings, type NgpApp } from './common.ts';
+import { defaultLog2T, intParam, orbitPose, renderSize, TrainingStats, type AppFrame, type AppSettings, type NgpApp } from './common.ts';
 import { MAX_STEPS_PER_FRAME } from './gia.ts';
 import { builtinShapeSdf, meshSdf, normalizeMesh, triangleSoup } from './sdf-geometry.ts';
+import { SphereTracer } from './sphere-tracer.ts';
 
 /** Most point-triangle pairs the CPU SDF of a dropped mesh may evaluate (bounds its time). */
 const MESH_SDF_BUDGET = 1.5e8;
@@ -96,23 +95,15 @@ export class NsdfApp implements NgpApp {
   note: string;
   private field: NgpModel;
   private readonly stats: TrainingStats;
-  private readonly display: Display;
   private readonly inputs: GPUBuffer[] = [];
   private readonly targets: GPUBuffer[] = [];
-  private readonly pipelines: Record<'init' | 'march' | 'normal_positions' | 'shade', GPUComputePipeline>;
-  private readonly uniforms: GPUBuffer;
-  private trace: { positions: GPUBuffer; outputs: GPUBuffer; state: GPUBuffer; image: GPUBuffer; width: number; height: number } | null = null;
+  private readonly tracer: SphereTracer;
   private pool: SamplePool | null = null;
   /** The built-in bunny's pool while it is being computed (training waits for it). */
   private pending: AbortController | null = null;
   private random: () => number;
   private readonly batch: number;
   private readonly maxRays: number;
-  private readonly marchSteps: number;
-  private cursor = 0;
-  /** Whether a trace has completed into the current image buffer. */
-  private traced = false;
-  private pose: CameraPose = orbitPose(0.5, 0.35, 1.5);
 
   constructor(
     private readonly device: GPUDevice,
@@ -125,13 +116,10 @@ export class NsdfApp implements NgpApp {
       this.inputs.push(storageBuffer(device, 'nsdf batch positions', this.batch * 12));
       this.targets.push(storageBuffer(device, 'nsdf batch targets', this.batch * 4));
     }
-    const pipe = (entry: 'init' | 'march' | 'normal_positions' | 'shade') => computePipeline(device, 'ngp sdf', sdfWgsl, entry);
-    this.pipelines = { init: pipe('init'), march: pipe('march'), normal_positions: pipe('normal_positions'), shade: pipe('shade') };
-    this.uniforms = device.createBuffer({ label: 'nsdf params', size: 112, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
     this.stats = new TrainingStats(device);
-    this.display = new Display(device);
     this.maxRays = intParam(settings.params, 'rays', settings.cpu ? 48 * 48 : 128 * 128, 64, 1 << 20);
-    this.marchSteps = intParam(settings.params, 'marchSteps', 48, 2, 1000);
+    this.tracer = new SphereTracer(device, intParam(settings.params, 'marchSteps', 48, 2, 1000));
+    this.tracer.setCamera(this.defaultPose());
     this.random = seededRandom(settings.seed);
     if (settings.params.get('shape') === 'procedural') {
       this.note = 'Built-in procedural shape (smooth union of a torus, spheres and a box; analytic SDF)';
@@ -179,8 +167,7 @@ export class NsdfApp implements NgpApp {
   }
 
   setCamera(pose: CameraPose): void {
-    this.pose = pose;
-    this.cursor = 0;
+    this.tracer.setCamera(pose);
   }
 
   extraStats(): Record<string, unknown> {
@@ -188,7 +175,7 @@ export class NsdfApp implements NgpApp {
       stepsPerSecond: Number(this.stats.stepsPerSecond.toFixed(2)),
       batch: this.batch,
       samplePool: this.pool ? this.pool.sdf.length : 'analytic',
-      render: this.trace ? `${this.trace.width}x${this.trace.height}` : '',
+      render: this.tracer.width ? `${this.tracer.width}x${this.tracer.height}` : '',
       params: this.field.paramCount,
     };
   }
@@ -240,36 +227,6 @@ export class NsdfApp implements NgpApp {
     this.device.queue.writeBuffer(this.targets[i], 0, tgt);
   }
 
-  private ensureTrace(width: number, height: number) {
-    if (this.trace && this.trace.width === width && this.trace.height === height) return this.trace;
-    if (this.trace) for (const b of [this.trace.positions, this.trace.outputs, this.trace.state, this.trace.image]) b.destroy();
-    const rays = width * height;
-    this.cursor = 0;
-    this.traced = false;
-    this.trace = {
-      width,
-      height,
-      positions: storageBuffer(this.device, 'nsdf trace positions', rays * 4 * 12),
-      outputs: storageBuffer(this.device, 'nsdf trace field', rays * 4 * 16),
-      state: storageBuffer(this.device, 'nsdf trace state', rays * 16),
-      image: storageBuffer(this.device, 'nsdf image', rays * 16),
-    };
-    return this.trace;
-  }
-
-  private dispatch(encoder: GPUCommandEncoder, profiler: GpuProfiler, entry: keyof NsdfApp['pipelines'], rays: number): void {
-    const t = this.trace!;
-    const pipeline = this.pipelines[entry];
-    const used: Record<string, number[]> = { init: [0, 1, 3], march: [0, 1, 2, 3], normal_positions: [0, 1, 3], shade: [0, 2, 3, 4] };
-    const buffers: Record<number, GPUBuffer> = { 0: this.uniforms, 1: t.positions, 2: t.outputs, 3: t.state, 4: t.image };
-    const group = this.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries: used[entry].map((binding) => ({ binding, resource: { buffer: buffers[binding] } })) });
-    const pass = profiler.computePass(encoder, 'render');
-    pass.setPipeline(pipeline);
-    pass.setBindGroup(0, group);
-    pass.dispatchWorkgroups(workgroups(rays, 64, this.device));
-    pass.end();
-  }
-
   encode(frame: AppFrame): void {
     const { encoder, profiler, output } = frame;
     // No training while the bunny's pool is being computed (the untrained field still renders).
@@ -279,32 +236,9 @@ export class NsdfApp implements NgpApp {
       this.field.encodeTrainStep(encoder, this.inputs[i], this.targets[i], this.batch, 'l2');
     }
     this.stats.encode(encoder, this.field.loss.stats, this.field.step, frame.afterSubmit, (loss) => Math.log10(Math.max(loss, 1e-12)));
-    // Sphere tracing, a few iterations per frame.
-    const size = renderSize(output, this.maxRays);
-    const t = this.ensureTrace(size.width, size.height);
-    const rays = size.width * size.height;
-    const data = new ArrayBuffer(112);
-    new Float32Array(data, 0, 16).set(cameraBlock(this.pose, size.width, size.height));
-    new Uint32Array(data, 64, 4).set([size.width, size.height, 0, 0]);
-    new Float32Array(data, 80, 8).set([0.0015, 0.012, 0, 0, 0.12, 0.14, 0.18, 1]);
-    this.device.queue.writeBuffer(this.uniforms, 0, data);
-    // The first trace runs whole (an image at once); later ones a few iterations per frame.
-    const iterations = this.traced ? Math.max(4, 4 * Math.max(1, frame.steps)) : this.marchSteps;
-    for (let k = 0; k < iterations; k++) {
-      if (this.cursor === 0) this.dispatch(encoder, profiler, 'init', rays);
-      this.field.encodeForward(encoder, t.positions, t.outputs, rays);
-      this.dispatch(encoder, profiler, 'march', rays);
-      this.cursor++;
-      if (this.cursor >= this.marchSteps) {
-        this.dispatch(encoder, profiler, 'normal_positions', rays);
-        this.field.encodeForward(encoder, t.positions, t.outputs, rays * 4);
-        this.dispatch(encoder, profiler, 'shade', rays);
-        this.cursor = 0;
-        this.traced = true;
-        break;
-      }
-    }
-    this.display.encode(encoder, output, t.image, { width: size.width, height: size.height, stride: 4 }, { x: 0, y: 0, width: output.width, height: output.height }, profiler);
+    // Sphere tracing: the first trace runs whole (an image at once), later ones a few iterations per frame.
+    const iterations = this.tracer.traced ? Math.max(4, 4 * Math.max(1, frame.steps)) : this.tracer.marchSteps;
+    this.tracer.encode(encoder, output, this.field, renderSize(output, this.maxRays), iterations, profiler);
   }
 
   async load(blob: Blob, kind: FileKind, name: string, signal: AbortSignal, progress: (f: number | null, label: string) => void): Promise<void> {
@@ -376,7 +310,7 @@ export class NsdfApp implements NgpApp {
     this.field.reset(this.settings.seed);
     this.random = seededRandom(this.settings.seed);
     this.stats.reset();
-    this.cursor = 0;
+    this.tracer.restart();
     this.note = `${name}: ${mesh.positions.length / 3} vertices, ${triangles} triangles; ${count} training points with exact signed distances`;
   }
 
@@ -384,7 +318,7 @@ export class NsdfApp implements NgpApp {
     this.field.reset(this.settings.seed);
     this.random = seededRandom(this.settings.seed);
     this.stats.reset();
-    this.cursor = 0;
+    this.tracer.restart();
   }
 
   destroy(): void {
@@ -392,10 +326,8 @@ export class NsdfApp implements NgpApp {
     this.pending = null;
     this.field.destroy();
     this.stats.destroy();
-    this.display.destroy();
-    this.uniforms.destroy();
+    this.tracer.destroy();
     for (const b of [...this.inputs, ...this.targets]) b.destroy();
-    if (this.trace) for (const b of [this.trace.positions, this.trace.outputs, this.trace.state, this.trace.image]) b.destroy();
   }
 }
 
