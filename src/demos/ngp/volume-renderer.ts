@@ -1,11 +1,13 @@
 /**
  * Progressive volume ray marching of a neural field (NeRF and NVR), shaders/ngp_app_volume.wgsl:
  * each frame evaluates `slices` of every ray's `samples` and composites them front to back;
- * a finished pass replaces the shown image. A camera change restarts the pass.
+ * a finished pass replaces the shown image. A camera change restarts the pass. CPU reference:
+ * `volumeReference` in render-reference.ts.
  */
+import boxCameraWgsl from '../../../shaders/lib/box_camera.wgsl?raw';
 import volumeWgsl from '../../../shaders/ngp_app_volume.wgsl?raw';
 import type { GpuProfiler } from '../../gpu/profiler.ts';
-import { computePipeline, workgroups } from '../../gpu/shader.ts';
+import { computePipeline, wgsl, workgroups } from '../../gpu/shader.ts';
 import { flatGroups, storageBuffer } from '../../nn/ngp/gpu-util.ts';
 import type { CameraPose } from '../../ui/orbit-controls.ts';
 import { cameraBlock, Display, type Vec3 } from './common.ts';
@@ -50,8 +52,8 @@ export class VolumeRenderer {
     private readonly device: GPUDevice,
     private readonly samples: number,
   ) {
-    this.positionsPipeline = computePipeline(device, 'ngp volume', volumeWgsl, 'make_positions');
-    this.compositePipeline = computePipeline(device, 'ngp volume', volumeWgsl, 'composite');
+    this.positionsPipeline = computePipeline(device, 'ngp volume', wgsl(boxCameraWgsl, volumeWgsl), 'make_positions');
+    this.compositePipeline = computePipeline(device, 'ngp volume', wgsl(boxCameraWgsl, volumeWgsl), 'composite');
     this.uniforms = device.createBuffer({ label: 'ngp volume params', size: 128, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
     this.display = new Display(device);
     this.emptyOccupancy = storageBuffer(device, 'no occupancy', 16);
@@ -66,6 +68,11 @@ export class VolumeRenderer {
   /** Restarts the pass (the field changed a lot, e.g. after reset). */
   restart(): void {
     this.cursor = 0;
+  }
+
+  /** The last finished pass (partial passes until one finishes), f32 RGBA per ray, row-major; null before the first encode. */
+  get image(): GPUBuffer | null {
+    return this.buffers?.image ?? null;
   }
 
   private ensure(width: number, height: number, slices: number, stride: number) {
@@ -89,7 +96,7 @@ export class VolumeRenderer {
   }
 
   /** Evaluates up to `slices` more slices and shows the latest finished image in the output. */
-  encode(encoder: GPUCommandEncoder, output: GPUTexture, field: VolumeField, size: { width: number; height: number }, slices: number, style: VolumeStyle, profiler: GpuProfiler): void {
+  encode(encoder: GPUCommandEncoder, output: GPUTexture, field: VolumeField, size: { width: number; height: number }, slices: number, style: VolumeStyle, profiler: GpuProfiler | null): void {
     if (!this.pose) return;
     const k = Math.max(1, Math.min(slices, this.samples - this.cursor));
     const b = this.ensure(size.width, size.height, Math.min(slices, this.samples), field.outputStride);
@@ -102,13 +109,14 @@ export class VolumeRenderer {
     this.device.queue.writeBuffer(this.uniforms, 0, data);
     const group = (pipeline: GPUComputePipeline, entries: [number, GPUBuffer][]) =>
       this.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries: entries.map(([binding, buffer]) => ({ binding, resource: { buffer } })) });
-    let pass = profiler.computePass(encoder, 'render');
+    const computePass = () => (profiler ? profiler.computePass(encoder, 'render') : encoder.beginComputePass({ label: 'render' }));
+    let pass = computePass();
     pass.setPipeline(this.positionsPipeline);
     pass.setBindGroup(0, group(this.positionsPipeline, [[0, this.uniforms], [1, b.positions], [6, b.directions]]));
     pass.dispatchWorkgroups(...flatGroups(this.device, rays * k, 64));
     pass.end();
     field.encodeForward(encoder, b.positions, b.outputs, rays * k, b.directions);
-    pass = profiler.computePass(encoder, 'render');
+    pass = computePass();
     pass.setPipeline(this.compositePipeline);
     pass.setBindGroup(
       0,
@@ -122,7 +130,7 @@ export class VolumeRenderer {
       this.passes++;
       this.completed = true;
     }
-    this.display.encode(encoder, output, b.image, { width: size.width, height: size.height, stride: 4 }, { x: 0, y: 0, width: output.width, height: output.height }, profiler);
+    this.display.encode(encoder, output, b.image, { width: size.width, height: size.height, stride: 4 }, { x: 0, y: 0, width: output.width, height: output.height }, profiler ?? undefined);
   }
 
   destroy(): void {
