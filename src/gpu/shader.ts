@@ -48,3 +48,17 @@ export function workgroups(items: number, size: number, device?: GPUDevice): num
   if (n > max) throw new RangeError(`${items} items need ${n} workgroups of ${size}, over the device limit of ${max}`);
   return n;
 }
+
+/** Where kernels record: a command encoder (the kernel opens its own pass) or an open compute pass. */
+export type EncodeTarget = GPUCommandEncoder | GPUComputePassEncoder;
+
+/** Runs `fn` in `target` when it is a pass, else in a new pass on the encoder labelled `label`. */
+export function inPass(target: EncodeTarget, label: string, fn: (pass: GPUComputePassEncoder) => void): void {
+  if ('dispatchWorkgroups' in target) {
+    fn(target);
+    return;
+  }
+  const pass = target.beginComputePass({ label });
+  fn(pass);
+  pass.end();
+}

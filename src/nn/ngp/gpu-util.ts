@@ -7,19 +7,7 @@
 /** A whole buffer, or a range of one (offsets must respect minStorageBufferOffsetAlignment). */
 export type BufferLike = GPUBuffer | GPUBufferBinding;
 
-/** Where kernels record: a command encoder (the kernel opens its own pass) or an open compute pass. */
-export type EncodeTarget = GPUCommandEncoder | GPUComputePassEncoder;
-
-/** Runs `fn` in `target` when it is a pass, else in a new pass on the encoder labelled `label`. */
-export function inPass(target: EncodeTarget, label: string, fn: (pass: GPUComputePassEncoder) => void): void {
-  if ('dispatchWorkgroups' in target) {
-    fn(target);
-    return;
-  }
-  const pass = target.beginComputePass({ label });
-  fn(pass);
-  pass.end();
-}
+export { inPass, type EncodeTarget } from '../../gpu/shader.ts';
 
 /** Storage buffer of `bytes` (at least 4), with a clear Error when the device cannot bind it. */
 export function storageBuffer(device: GPUDevice, label: string, bytes: number, extraUsage: GPUBufferUsageFlags = 0): GPUBuffer {

@@ -33,18 +33,7 @@ export function epilogueFlags(skip: boolean, order: ResidualOrder): number {
   return (skip ? 1 : 0) | (skip && order === 'before' ? 2 : 0);
 }
 
-/** Where ops record: a command encoder (the op opens its own pass) or an open compute pass. */
-export type EncodeTarget = GPUCommandEncoder | GPUComputePassEncoder;
-
-export function inPass(target: EncodeTarget, label: string, fn: (pass: GPUComputePassEncoder) => void): void {
-  if ('dispatchWorkgroups' in target) {
-    fn(target);
-    return;
-  }
-  const pass = target.beginComputePass({ label });
-  fn(pass);
-  pass.end();
-}
+export { inPass, type EncodeTarget } from '../../gpu/shader.ts';
 
 /** The WGSL chunk every nn kernel starts with (activations, erf, epilogue). */
 export function withCommon(code: string): string {
