@@ -56,15 +56,12 @@ export interface NgpApp {
   note: string;
   /** Training steps done. */
   readonly step: number;
-  /** Latest training loss (null until the first readback). */
-  readonly loss: number | null;
+  /** Loss readbacks: latest and first loss since the last reset, the plotted curve, steps/s. */
+  readonly stats: TrainingStats;
   /** Latest PSNR in dB, where the app has one. */
   readonly psnr: number | null;
   /** What the plot shows. */
   readonly curveLabel: string;
-  readonly curve: CurvePoint[];
-  /** The first loss read back after the last reset. */
-  readonly firstLoss: number | null;
   /** Is a camera used (orbit controls apply)? */
   readonly camera: boolean;
   encode(frame: AppFrame): void;

@@ -85,7 +85,7 @@ export class GiaApp implements NgpApp {
   private targetBuffer: GPUBuffer;
   private readonly batchInputs: GPUBuffer[] = [];
   private readonly batchTargets: GPUBuffer[] = [];
-  private readonly stats: TrainingStats;
+  readonly stats: TrainingStats;
   private readonly display: Display;
   private random: () => number;
   private view: { buffer: GPUBuffer; positions: GPUBuffer; width: number; height: number; key: string } | null = null;
@@ -125,17 +125,8 @@ export class GiaApp implements NgpApp {
   get step(): number {
     return this.field.step;
   }
-  get loss(): number | null {
-    return this.stats.loss;
-  }
-  get firstLoss(): number | null {
-    return this.stats.firstLoss;
-  }
   get psnr(): number | null {
     return this.stats.loss === null ? null : psnrFromMse(this.stats.loss);
-  }
-  get curve() {
-    return this.stats.curve;
   }
 
   extraStats(): Record<string, unknown> {

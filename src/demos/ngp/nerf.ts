@@ -130,7 +130,7 @@ export class NerfApp implements NgpApp {
   psnr: number | null = null;
   private readonly field: NerfNetwork;
   private readonly renderer: VolumeRenderer;
-  private readonly stats: TrainingStats;
+  readonly stats: TrainingStats;
   private readonly heldReadback: LossReadback;
   private readonly lossPipeline: GPUComputePipeline;
   private readonly finishPipeline: GPUComputePipeline;
@@ -254,15 +254,6 @@ export class NerfApp implements NgpApp {
 
   get step(): number {
     return this.field.step;
-  }
-  get loss(): number | null {
-    return this.stats.loss;
-  }
-  get firstLoss(): number | null {
-    return this.stats.firstLoss;
-  }
-  get curve() {
-    return this.stats.curve;
   }
 
   defaultPose(): CameraPose {

@@ -237,8 +237,8 @@ export class NgpDemo extends DemoElement {
     const s = this.stats;
     s.app = app.name;
     s.step = app.step;
-    s.loss = app.loss;
-    s.firstLoss = app.firstLoss;
+    s.loss = app.stats.loss;
+    s.firstLoss = app.stats.firstLoss;
     s.psnr = app.psnr === null ? undefined : Number(app.psnr.toFixed(2));
     s.stepsPerFrame = this.paused ? 0 : this.stepsPerFrame;
     s.paused = this.paused;
@@ -267,7 +267,7 @@ export class NgpDemo extends DemoElement {
 
   private plot(): TemplateResult {
     const app = this.app;
-    const points = app?.curve ?? [];
+    const points = app?.stats.curve ?? [];
     const W = 240;
     const H = 90;
     if (points.length < 2) return html`<svg class="ngp-plot" viewBox="0 0 ${W} ${H}" width=${W} height=${H} role="img" aria-label="training curve"></svg>`;

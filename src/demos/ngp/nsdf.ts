@@ -94,7 +94,7 @@ export class NsdfApp implements NgpApp {
   readonly psnr = null;
   note: string;
   private field: NgpModel;
-  private readonly stats: TrainingStats;
+  readonly stats: TrainingStats;
   private readonly inputs: GPUBuffer[] = [];
   private readonly targets: GPUBuffer[] = [];
   private readonly tracer: SphereTracer;
@@ -151,15 +151,6 @@ export class NsdfApp implements NgpApp {
 
   get step(): number {
     return this.field.step;
-  }
-  get loss(): number | null {
-    return this.stats.loss;
-  }
-  get firstLoss(): number | null {
-    return this.stats.firstLoss;
-  }
-  get curve() {
-    return this.stats.curve;
   }
 
   defaultPose(): CameraPose {

@@ -69,7 +69,7 @@ export class NvrApp implements NgpApp {
   readonly style: VolumeStyle = { mode: 1, colourMap: 0, opacity: 12, threshold: 0.05, background: [0.05, 0.06, 0.08] };
   private readonly field: NgpModel;
   private readonly renderer: VolumeRenderer;
-  private readonly stats: TrainingStats;
+  readonly stats: TrainingStats;
   private readonly inputs: GPUBuffer[] = [];
   private readonly targets: GPUBuffer[] = [];
   private readonly volume: ReturnType<typeof proceduralVolume>;
@@ -106,17 +106,8 @@ export class NvrApp implements NgpApp {
   get step(): number {
     return this.field.step;
   }
-  get loss(): number | null {
-    return this.stats.loss;
-  }
-  get firstLoss(): number | null {
-    return this.stats.firstLoss;
-  }
   get psnr(): number | null {
     return null;
-  }
-  get curve() {
-    return this.stats.curve;
   }
 
   defaultPose(): CameraPose {
