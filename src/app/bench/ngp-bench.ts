@@ -128,16 +128,22 @@ async function mlpCases(ctx: BenchContext, config: MlpConfig, n: number, peers: 
     const dOut = own(bufferFrom(device, randomArray(n * layout.outputPadded, 23, 1e-3)));
     const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC;
     const dIn = own(device.createBuffer({ label: 'bench dL/dinput', size: n * layout.inputPadded * 4, usage }));
-    const outputs: Partial<Record<'fused' | 'unfused', Float32Array>> = {};
+    type Variant = { key: 'fused' | 'fused f16' | 'unfused'; impl: string; ours: boolean };
+    const outputs: Partial<Record<Variant['key'], Float32Array>> = {};
     let weights: Float32Array | null = null;
+    // The fused MLP's f16 variant runs where the device has shader-f16 (same weights, f16 math).
+    const variants: Variant[] = [
+      { key: 'fused', impl: 'ours: fused MLP (WGSL)', ours: true },
+      ...(device.features.has('shader-f16') ? [{ key: 'fused f16', impl: 'fused MLP, f16 (shader-f16)', ours: false } satisfies Variant] : []),
+      { key: 'unfused', impl: 'unfused MLP (one GEMM per layer)', ours: false },
+    ];
 
-    for (const fused of [true, false]) {
-      const impl = fused ? 'ours: fused MLP (WGSL)' : 'unfused MLP (one GEMM per layer)';
-      const key = fused ? 'fused' : 'unfused';
+    for (const { key, impl, ours } of variants) {
+      const fused = key !== 'unfused';
       let mlp: MlpKernels | null = null;
       let adam: Adam | null = null;
       try {
-        mlp = fused ? new FusedMlp(device, config, { maxBatch: n, seed: 5 }) : new UnfusedMlp(device, config, { maxBatch: n, seed: 5 });
+        mlp = fused ? new FusedMlp(device, config, { maxBatch: n, seed: 5, precision: key === 'fused f16' ? 'f16' : 'f32' }) : new UnfusedMlp(device, config, { maxBatch: n, seed: 5 });
         const m = mlp;
         const out = own(device.createBuffer({ label: `bench mlp out ${key}`, size: n * layout.outputPadded * 4, usage }));
         const extra = `, ${shapeNote(m)}`;
@@ -145,12 +151,12 @@ async function mlpCases(ctx: BenchContext, config: MlpConfig, n: number, peers: 
         try {
           const t = await timeForward(ctx, m, inBuf, out, n);
           outputs[key] = await readF32(device, out, 0, n * layout.outputPadded);
-          weights ??= await readF32(device, m.params, 0, layout.paramCount);
+          if (key === 'fused') weights = await readF32(device, m.params, 0, layout.paramCount);
           const ms = Math.min(...t.samples);
           cost += ms;
-          infer.push(row(SUITE, inferCase, impl, fused, t.samples, { gpuMs: t.gpuMs, note: `${shape}${extra}; ${gflops(macs, ms)}` }));
+          infer.push(row(SUITE, inferCase, impl, ours, t.samples, { gpuMs: t.gpuMs, note: `${shape}${extra}; ${gflops(macs, ms)}` }));
         } catch (e) {
-          infer.push(failed(inferCase, impl, fused, `failed: ${message(e)}`));
+          infer.push(failed(inferCase, impl, ours, `failed: ${message(e)}`));
         }
         // Training step: forward keeping activations, backward with dL/dinput (as when chained
         // into an encoding), Adam on the weights, refresh of the kernels' weight copies.
@@ -166,13 +172,13 @@ async function mlpCases(ctx: BenchContext, config: MlpConfig, n: number, peers: 
             pass.end();
           }, SAMPLING);
           cost += Math.min(...t.samples);
-          train.push(row(SUITE, trainCase, impl, fused, t.samples, { gpuMs: t.gpuMs, note: `forward + backward (dW, dInput) + Adam${extra}` }));
+          train.push(row(SUITE, trainCase, impl, ours, t.samples, { gpuMs: t.gpuMs, note: `forward + backward (dW, dInput) + Adam${extra}` }));
         } catch (e) {
-          train.push(failed(trainCase, impl, fused, `failed: ${message(e)}`));
+          train.push(failed(trainCase, impl, ours, `failed: ${message(e)}`));
         }
       } catch (e) {
-        infer.push(failed(inferCase, impl, fused, `failed: ${message(e)}`));
-        train.push(failed(trainCase, impl, fused, `failed: ${message(e)}`));
+        infer.push(failed(inferCase, impl, ours, `failed: ${message(e)}`));
+        train.push(failed(trainCase, impl, ours, `failed: ${message(e)}`));
         cost = Infinity;
       } finally {
         mlp?.destroy();
@@ -180,9 +186,10 @@ async function mlpCases(ctx: BenchContext, config: MlpConfig, n: number, peers: 
       }
     }
     const count = n * layout.outputPadded;
-    if (outputs.fused && outputs.unfused) {
-      const u = infer.find((r) => !r.ours && !Number.isNaN(r.medianMs));
-      if (u) u.note += `; max |unfused - fused| ${exp(maxAbsDiff(outputs.fused, outputs.unfused, count))}`;
+    for (const { key, impl } of variants.filter((v) => !v.ours)) {
+      const other = outputs[key];
+      const r = infer.find((x) => x.impl === impl && !Number.isNaN(x.medianMs));
+      if (outputs.fused && other && r) r.note += `; max |${key} - fused| ${exp(maxAbsDiff(outputs.fused, other, count))}`;
     }
 
     if (peers) {
