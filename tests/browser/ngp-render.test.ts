@@ -59,6 +59,22 @@ function outputTexture({ device, own }: GpuFixture, width: number, height: numbe
   return own(device.createTexture({ size: [width, height], format: 'rgba8unorm', usage: GPUTextureUsage.STORAGE_BINDING | GPUTextureUsage.COPY_SRC }));
 }
 
+/** Runs `fn` counting the bind groups made for pipelines whose label starts with `label`. */
+async function countBindGroups(device: GPUDevice, label: string, fn: () => Promise<void> | void): Promise<number> {
+  const create = device.createBindGroup;
+  let made = 0;
+  device.createBindGroup = (descriptor: GPUBindGroupDescriptor) => {
+    if (descriptor.label?.startsWith(label)) made++;
+    return create.call(device, descriptor);
+  };
+  try {
+    await fn();
+  } finally {
+    device.createBindGroup = create;
+  }
+  return made;
+}
+
 /** Pixels whose RGBA differ by more than tol anywhere, and the largest difference over the rest. */
 function compare(gpu: Float32Array, ref: Float64Array, tol: number): { off: number; maxErr: number } {
   let off = 0;
@@ -104,6 +120,13 @@ gpuTest('sphere tracer: hits, misses, normals and shading match the CPU referenc
     console.log(`sphere tracer ${W}x${H}, ${marchSteps} iterations, ${perFrame} per frame: ${hits} hits, ${misses} misses; ${off} pixels off, max |err| elsewhere ${maxErr.toExponential(1)}`);
     expect(off).toBeLessThanOrEqual(0.01 * W * H);
     expect(maxErr).toBeLessThan(2e-3);
+    // Later frames reuse the tracer's bind groups: none are made inside a frame.
+    const made = await countBindGroups(device, 'ngp sdf', () => {
+      const encoder = device.createCommandEncoder();
+      tracer.encode(encoder, output, field, { width: W, height: H }, perFrame, null);
+      device.queue.submit([encoder.finish()]);
+    });
+    expect(made).toBe(0);
   }
 });
 
@@ -154,9 +177,14 @@ gpuTest('volume renderer: NVR transfer function over several frames, with an occ
     const passes = renderer.passes;
     let frames = 0;
     while (renderer.passes === passes) {
-      const encoder = device.createCommandEncoder();
-      renderer.encode(encoder, output, field, { width: W, height: H }, 8, style, null);
-      device.queue.submit([encoder.finish()]);
+      const frame = () => {
+        const encoder = device.createCommandEncoder();
+        renderer.encode(encoder, output, field, { width: W, height: H }, 8, style, null);
+        device.queue.submit([encoder.finish()]);
+      };
+      // Only the very first frame makes bind groups; later ones (and passes) reuse them.
+      if (passes === 0 && frames === 0) frame();
+      else expect(await countBindGroups(device, 'ngp volume', frame)).toBe(0);
       frames++;
     }
     expect(frames).toBe(Math.ceil(samples / 8));

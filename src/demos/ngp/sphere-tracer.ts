@@ -9,6 +9,7 @@
  */
 import boxCameraWgsl from '../../../shaders/lib/box_camera.wgsl?raw';
 import sdfWgsl from '../../../shaders/ngp_app_sdf.wgsl?raw';
+import { BindCache } from '../../gpu/bind-cache.ts';
 import type { GpuProfiler } from '../../gpu/profiler.ts';
 import { computePipeline, wgsl, workgroups } from '../../gpu/shader.ts';
 import { storageBuffer } from '../../nn/ngp/gpu-util.ts';
@@ -46,6 +47,8 @@ export class SphereTracer {
   private readonly pipelines: Record<Entry, GPUComputePipeline>;
   private readonly uniforms: GPUBuffer;
   private readonly display: Display;
+  /** Bind groups of the four entry points over the current buffers (made once, not per frame). */
+  private readonly binds: BindCache;
   private buffers: { positions: GPUBuffer; outputs: GPUBuffer; state: GPUBuffer; image: GPUBuffer } | null = null;
 
   constructor(
@@ -58,6 +61,7 @@ export class SphereTracer {
     this.pipelines = { init: pipe('init'), march: pipe('march'), normal_positions: pipe('normal_positions'), shade: pipe('shade') };
     this.uniforms = device.createBuffer({ label: 'sphere trace params', size: 112, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
     this.display = new Display(device);
+    this.binds = new BindCache(device, 8);
   }
 
   /** A new camera starts a new trace (the previous image stays shown until it finishes). */
@@ -97,8 +101,8 @@ export class SphereTracer {
   private dispatch(encoder: GPUCommandEncoder, profiler: GpuProfiler | null, entry: Entry, rays: number): void {
     const b = this.buffers!;
     const pipeline = this.pipelines[entry];
-    const buffers: Record<number, GPUBuffer> = { 0: this.uniforms, 1: b.positions, 2: b.outputs, 3: b.state, 4: b.image };
-    const group = this.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries: BINDINGS[entry].map((binding) => ({ binding, resource: { buffer: buffers[binding] } })) });
+    const buffers = [this.uniforms, b.positions, b.outputs, b.state, b.image];
+    const group = this.binds.get(pipeline, Object.fromEntries(BINDINGS[entry].map((binding) => [binding, buffers[binding]])));
     const pass = profiler ? profiler.computePass(encoder, 'render') : encoder.beginComputePass({ label: 'render' });
     pass.setPipeline(pipeline);
     pass.setBindGroup(0, group);
@@ -140,6 +144,7 @@ export class SphereTracer {
   private destroyBuffers(): void {
     if (this.buffers) for (const b of Object.values(this.buffers)) b.destroy();
     this.buffers = null;
+    this.binds.clear(); // they bind the buffers just destroyed
   }
 
   destroy(): void {

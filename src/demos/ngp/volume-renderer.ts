@@ -6,6 +6,7 @@
  */
 import boxCameraWgsl from '../../../shaders/lib/box_camera.wgsl?raw';
 import volumeWgsl from '../../../shaders/ngp_app_volume.wgsl?raw';
+import { BindCache } from '../../gpu/bind-cache.ts';
 import type { GpuProfiler } from '../../gpu/profiler.ts';
 import { computePipeline, wgsl, workgroups } from '../../gpu/shader.ts';
 import { flatGroups, storageBuffer } from '../../nn/ngp/gpu-util.ts';
@@ -40,6 +41,8 @@ export class VolumeRenderer {
   private readonly compositePipeline: GPUComputePipeline;
   private readonly uniforms: GPUBuffer;
   private readonly display: Display;
+  /** Bind groups over the current buffers (made once, not per frame). */
+  private readonly binds: BindCache;
   private readonly emptyOccupancy: GPUBuffer;
   private buffers: { positions: GPUBuffer; directions: GPUBuffer; outputs: GPUBuffer; state: GPUBuffer; image: GPUBuffer; rows: number } | null = null;
   private cursor = 0;
@@ -56,6 +59,7 @@ export class VolumeRenderer {
     this.compositePipeline = computePipeline(device, 'ngp volume', wgsl(boxCameraWgsl, volumeWgsl), 'composite');
     this.uniforms = device.createBuffer({ label: 'ngp volume params', size: 128, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
     this.display = new Display(device);
+    this.binds = new BindCache(device, 8);
     this.emptyOccupancy = storageBuffer(device, 'no occupancy', 16);
   }
 
@@ -80,6 +84,7 @@ export class VolumeRenderer {
     const rows = rays * slices;
     if (this.buffers && this.width === width && this.height === height && this.buffers.rows >= rows) return this.buffers;
     if (this.buffers) for (const b of [this.buffers.positions, this.buffers.directions, this.buffers.outputs, this.buffers.state, this.buffers.image]) b.destroy();
+    this.binds.clear(); // they bound the buffers just destroyed
     this.width = width;
     this.height = height;
     this.cursor = 0;
@@ -107,12 +112,10 @@ export class VolumeRenderer {
     new Float32Array(data, 96, 8).set([style.opacity, style.threshold, 0, 0, ...style.background, 1]);
     new Uint32Array(data, 104, 1)[0] = this.completed ? 0 : 1;
     this.device.queue.writeBuffer(this.uniforms, 0, data);
-    const group = (pipeline: GPUComputePipeline, entries: [number, GPUBuffer][]) =>
-      this.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries: entries.map(([binding, buffer]) => ({ binding, resource: { buffer } })) });
     const computePass = () => (profiler ? profiler.computePass(encoder, 'render') : encoder.beginComputePass({ label: 'render' }));
     let pass = computePass();
     pass.setPipeline(this.positionsPipeline);
-    pass.setBindGroup(0, group(this.positionsPipeline, [[0, this.uniforms], [1, b.positions], [6, b.directions]]));
+    pass.setBindGroup(0, this.binds.get(this.positionsPipeline, { 0: this.uniforms, 1: b.positions, 6: b.directions }));
     pass.dispatchWorkgroups(...flatGroups(this.device, rays * k, 64));
     pass.end();
     field.encodeForward(encoder, b.positions, b.outputs, rays * k, b.directions);
@@ -120,7 +123,7 @@ export class VolumeRenderer {
     pass.setPipeline(this.compositePipeline);
     pass.setBindGroup(
       0,
-      group(this.compositePipeline, [[0, this.uniforms], [1, b.positions], [2, b.outputs], [3, b.state], [4, b.image], [5, this.occupancy ?? this.emptyOccupancy]]),
+      this.binds.get(this.compositePipeline, { 0: this.uniforms, 1: b.positions, 2: b.outputs, 3: b.state, 4: b.image, 5: this.occupancy ?? this.emptyOccupancy }),
     );
     pass.dispatchWorkgroups(workgroups(rays, 64, this.device));
     pass.end();
