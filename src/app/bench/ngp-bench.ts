@@ -235,8 +235,8 @@ function shapeNote(m: MlpKernels): string {
  */
 async function otherShapeRows(ctx: BenchContext, config: MlpConfig, n: number, input: GPUBuffer, caseName: string, shape: string, macs: number): Promise<BenchRow[]> {
   const { device } = ctx;
-  const cpu = !isCpuDevice(device);
-  const family = cpu ? 'CPU-implementation shapes' : 'GPU shapes';
+  const cpuShapes = !isCpuDevice(device);
+  const family = cpuShapes ? 'CPU-implementation shapes' : 'GPU shapes';
   const rows: BenchRow[] = [];
   const out = device.createBuffer({ label: 'bench mlp out, other shapes', size: n * mlpLayout(config).outputPadded * 4, usage: GPUBufferUsage.STORAGE });
   try {
@@ -244,7 +244,7 @@ async function otherShapeRows(ctx: BenchContext, config: MlpConfig, n: number, i
       const impl = `${fused ? 'fused MLP' : 'unfused MLP'}, ${family}`;
       let mlp: MlpKernels | null = null;
       try {
-        mlp = fused ? new FusedMlp(device, config, { maxBatch: n, seed: 5, cpu }) : new UnfusedMlp(device, config, { maxBatch: n, seed: 5, cpu });
+        mlp = fused ? new FusedMlp(device, config, { maxBatch: n, seed: 5, cpu: cpuShapes }) : new UnfusedMlp(device, config, { maxBatch: n, seed: 5, cpu: cpuShapes });
         const m = mlp;
         const t = await timeForward(ctx, m, input, out, n);
         rows.push(row(SUITE, caseName, impl, false, t.samples, { gpuMs: t.gpuMs, note: `${shape}, ${shapeNote(m)}; ${gflops(macs, Math.min(...t.samples))}` }));

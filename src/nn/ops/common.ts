@@ -58,7 +58,6 @@ export function cachedPipeline(device: GPUDevice, key: string, label: string, co
   return p;
 }
 
-
 type Resource = GPUBuffer | GPUBufferBinding;
 
 /**
