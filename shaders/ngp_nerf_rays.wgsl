@@ -36,7 +36,8 @@ struct Params {
 @group(0) @binding(6) var<storage, read_write> deltas: array<f32>;
 @group(0) @binding(7) var<storage, read_write> targets: array<f32>;    // 3 per ray
 
-// pcg: shaders/lib/hash.wgsl, joined in front by nerf-rays.ts.
+// pcg: shaders/lib/hash.wgsl; Camera, camera_ray, box_hit: shaders/lib/box_camera.wgsl; both
+// joined in front by nerf-rays.ts.
 // floor(n * h / 2^32) with the top 16 bits of h: exact integers on both CPU and GPU.
 fn pick(h: u32, n: u32) -> u32 { return ((h >> 16u) * n) >> 16u; }
 fn unit(h: u32) -> f32 { return f32(h >> 8u) / 16777216.0; }
@@ -69,18 +70,12 @@ fn occupied(p: vec3f) -> bool {
   targets[ray * 3u + 1u] = colour.y;
   targets[ray * 3u + 2u] = colour.z;
 
-  let o = cameras[view * 4u].xyz;
-  let nx = (f32(px) + 0.5) / f32(res) * 2.0 - 1.0;
-  let ny = 1.0 - (f32(py) + 0.5) / f32(res) * 2.0;
-  let d = normalize(cameras[view * 4u + 3u].xyz + nx * cameras[view * 4u + 1u].xyz + ny * cameras[view * 4u + 2u].xyz);
-  // Slab test against [-0.5, 0.5]^3; a zero component is nudged so no division is by zero.
-  let safe = select(d, vec3f(1e-9), abs(d) < vec3f(1e-9));
-  let a = (vec3f(-0.5) - o) / safe;
-  let b = (vec3f(0.5) - o) / safe;
-  let lo = min(a, b);
-  let hi = max(a, b);
-  let near = max(0.0, max(lo.x, max(lo.y, lo.z)));
-  let far = min(hi.x, min(hi.y, hi.z));
+  let camera = Camera(cameras[view * 4u].xyz, cameras[view * 4u + 1u].xyz, cameras[view * 4u + 2u].xyz, cameras[view * 4u + 3u].xyz);
+  let o = camera.origin;
+  let d = camera_ray(camera, res, res, py * res + px);
+  let hit = box_hit(o, d);
+  let near = hit.x;
+  let far = hit.y;
 
   let S = params.samples;
   let base = ray * S;

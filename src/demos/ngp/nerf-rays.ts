@@ -4,12 +4,14 @@
  * points, all from a counter-based hash so nothing proportional to the batch runs on the CPU.
  * `sampleRaysReference` is the same computation in f64 for tests.
  */
+import boxCameraWgsl from '../../../shaders/lib/box_camera.wgsl?raw';
 import hashWgsl from '../../../shaders/lib/hash.wgsl?raw';
 import raysWgsl from '../../../shaders/ngp_nerf_rays.wgsl?raw';
 import { computePipeline, wgsl } from '../../gpu/shader.ts';
 import { pcg } from '../../nn/random.ts';
 import { BindCache } from '../../gpu/bind-cache.ts';
 import { flatGroups, storageBuffer, UniformArena } from '../../nn/ngp/gpu-util.ts';
+import { boxHit, cameraRay } from './render-reference.ts';
 
 const pick = (h: number, n: number) => ((h >>> 16) * n) >>> 16;
 const unit = (h: number) => (h >>> 8) / 16777216;
@@ -63,7 +65,7 @@ export class NerfRaySampler {
     this.cameras = storageBuffer(device, 'nerf view cameras', data.cameras.byteLength);
     device.queue.writeBuffer(this.cameras, 0, data.cameras);
     device.queue.writeBuffer(this.images, 0, data.images);
-    const code = wgsl(hashWgsl, raysWgsl);
+    const code = wgsl(hashWgsl, boxCameraWgsl, raysWgsl);
     this.raysPipeline = computePipeline(device, 'nerf rays', code, 'rays');
     this.probesPipeline = computePipeline(device, 'nerf occupancy probes', code, 'probes');
     this.uniforms = new UniformArena(device, 'nerf rays', samplingsPerSubmit);
@@ -138,22 +140,8 @@ export function sampleRaysReference(data: RayDataset, s: RaySampling, occupancy:
     const py = pick(h2, res);
     const rgba = data.images[(view * res + py) * res + px];
     for (let c = 0; c < 3; c++) out.targets[ray * 3 + c] = ((rgba >>> (8 * c)) & 255) / 255;
-    const cam = data.cameras.subarray(view * 16, view * 16 + 16);
-    const nx = ((px + 0.5) / res) * 2 - 1;
-    const ny = 1 - ((py + 0.5) / res) * 2;
-    const raw = [0, 1, 2].map((k) => cam[12 + k] + nx * cam[4 + k] + ny * cam[8 + k]);
-    const len = Math.hypot(raw[0], raw[1], raw[2]);
-    const d = raw.map((v) => v / len);
-    const o = [cam[0], cam[1], cam[2]];
-    let near = 0;
-    let far = Infinity;
-    for (let k = 0; k < 3; k++) {
-      const dk = Math.abs(d[k]) < 1e-9 ? 1e-9 : d[k];
-      const a = (-0.5 - o[k]) / dk;
-      const b = (0.5 - o[k]) / dk;
-      near = Math.max(near, Math.min(a, b));
-      far = Math.min(far, Math.max(a, b));
-    }
+    const { o, d } = cameraRay(data.cameras.subarray(view * 16, view * 16 + 16), res, res, py * res + px);
+    const [near, far] = boxHit(o, d);
     const base = ray * S;
     for (let k = 0; k < S; k++) for (let c = 0; c < 3; c++) out.directions[(base + k) * 3 + c] = d[c] * 0.5 + 0.5;
     let borderline = false;

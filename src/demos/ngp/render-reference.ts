@@ -26,13 +26,14 @@ export function cameraRay(camera: Float32Array, width: number, height: number, r
   return { o: v(0), d: unit(add(add(v(12), scale(v(4), nx)), scale(v(8), ny))) };
 }
 
-/** Entry (clamped to 0) and exit distances through [-0.5, 0.5]^3; entry > exit is a miss. */
+/** Entry (clamped to 0) and exit distances through [-0.5, 0.5]^3; entry > exit is a miss (zero direction components nudged to 1e-9). */
 export function boxHit(o: Vec3, d: Vec3): [number, number] {
   let near = 0;
   let far = Infinity;
   for (let i = 0; i < 3; i++) {
-    const a = (-0.5 - o[i]) / d[i];
-    const b = (0.5 - o[i]) / d[i];
+    const di = Math.abs(d[i]) < 1e-9 ? 1e-9 : d[i];
+    const a = (-0.5 - o[i]) / di;
+    const b = (0.5 - o[i]) / di;
     near = Math.max(near, Math.min(a, b));
     far = Math.min(far, Math.max(a, b));
   }
